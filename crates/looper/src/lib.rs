@@ -1,0 +1,1 @@
+//! Per-thread message loop (placeholder; see issue 2).
