@@ -202,12 +202,12 @@ impl Handler {
     /// Drops every pending message and makes the looper's `run` return. Later posts return
     /// false. Returns false if the looper was already quitting.
     pub fn quit(&self) -> bool {
-        self.shared.quit(Quit::Now)
+        self.shared.quit(Quit::Now, true)
     }
 
     /// Delivers every message already due, drops the rest, then makes `run` return.
     pub fn quit_safely(&self) -> bool {
-        self.shared.quit(Quit::Safely)
+        self.shared.quit(Quit::Safely, true)
     }
 
     /// Whether `quit` or `quit_safely` was called.

@@ -77,7 +77,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Handlers outlive the looper: make their posts fail from now on.
-        self.shared.quit(Quit::Now);
+        self.shared.quit(Quit::Now, false);
     }
 }
 

@@ -312,7 +312,8 @@ impl Shared {
                 .any(|e| !e.is_barrier() && sel.matches(e.target, e.what()))
     }
 
-    pub(crate) fn quit(&self, mode: Quit) -> bool {
+    /// `wake`: write the eventfd so a blocked looper notices (false when the looper is gone).
+    pub(crate) fn quit(&self, mode: Quit, wake: bool) -> bool {
         let dropped = {
             let mut st = self.lock();
             if st.quit != Quit::No {
@@ -337,7 +338,9 @@ impl Shared {
         };
         // Dropped messages' destructors (user code) run outside the lock.
         drop(dropped);
-        self.wake_now();
+        if wake {
+            self.wake_now();
+        }
         true
     }
 
