@@ -4,9 +4,12 @@
 //! * [`frame`]: the wire codec (preamble, length-prefixed frames of varint-delimited
 //!   protobuf messages), shared by both sides.
 //! * [`exception`]: Hadoop's Java exception classes, both ways.
+//! * [`Error`]: what a call can fail with.
 #![forbid(unsafe_code)]
 
+mod error;
 pub mod exception;
 pub mod frame;
 
+pub use error::{Error, Result};
 pub use exception::{JavaException, RemoteException};
