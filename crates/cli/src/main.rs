@@ -5,7 +5,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ferrodfs", version, about = "An HDFS-compatible distributed file system")]
+#[command(
+    name = "ferrodfs",
+    version,
+    about = "An HDFS-compatible distributed file system"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
