@@ -22,6 +22,22 @@
 //! [`editlog`] (records, segments, group commit), [`image`], [`storage`] (name dir),
 //! [`namesystem`] (the operations with Hadoop's semantics) and [`NameNode`] (locking and
 //! durability around them).
+//!
+//! Thread-safety: [`NameNode`] is `Send + Sync`; one `RwLock` guards the
+//! [`namesystem::FsNamesystem`], and edits are group-committed after the lock is released.
+//! Monitors are plain methods taking `now` (`check_leases`, `check_heartbeats`,
+//! `compute_replication_work`, `check_safe_mode`, `maybe_checkpoint`) for looper timers.
+//!
+//! Not done yet (TODO, issue 4):
+//! - per-storage block lists: a full block report and dead-node expiry scan all blocks;
+//! - excess (over-replicated) replicas are not deleted; no rack awareness;
+//! - access times are not updated on reads (`dfs.namenode.accesstime.precision`);
+//! - getAdditionalDatanode, quotas, snapshots, ACLs, xattrs, symlinks, storage policies;
+//! - addBlock does not throw NotReplicatedYetException for an under-replicated
+//!   penultimate block (it is lenient, clients need no retry);
+//! - no `in_use.lock` on the name directory; one name directory only;
+//! - after a power loss the unsynced tail may reach disk out of order and be reported as
+//!   corruption (see docs/design/editlog.md); no offline edit-log repair tool.
 #![forbid(unsafe_code)]
 
 pub mod blocks;
