@@ -1,7 +1,7 @@
 //! The namesystem: namespace + blocks + DataNodes + leases under one owner, with the
 //! operations' Hadoop semantics (Hadoop's `FSNamesystem`/`FSDirectory`).
 //!
-//! Every mutation goes through [`FsNamesystem::log`]: it applies an [`EditOp`] with
+//! Every mutation goes through `FsNamesystem::log`: it applies an [`EditOp`] with
 //! [`FsNamesystem::apply`] and queues it for the edit log. Validation and permission checks
 //! happen before the first `log` of an operation, so a failed operation changes nothing.
 //! Edit-log replay calls the same `apply`, so the replayed state equals the live one.
