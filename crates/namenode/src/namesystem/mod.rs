@@ -13,6 +13,7 @@ mod apply;
 mod dirops;
 mod dnops;
 mod read;
+mod recovery;
 mod write;
 
 use std::collections::HashMap;
