@@ -429,3 +429,38 @@ fn callbacks_can_reach_their_looper_but_not_poll_it() {
     drain(&looper, 10);
     assert_eq!(log.get(), vec!["ok"]);
 }
+
+#[test]
+fn one_iteration_drains_every_due_message() {
+    let looper = Looper::prepare().unwrap();
+    let h = looper.handler();
+    let log = Log::new();
+    for i in 0..100 {
+        let l = log.clone();
+        h.post(move || l.push(i));
+    }
+    assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Callback);
+    assert_eq!(log.len(), 100);
+}
+
+#[test]
+fn no_lock_is_held_while_a_callback_runs() {
+    // The callback waits for another thread that posts, queries and removes: this would
+    // deadlock if the queue lock were held across the callback.
+    let looper = Looper::prepare().unwrap();
+    let h = looper.handler_with(|_| {});
+    let h2 = h.clone();
+    h.post(move || {
+        let h3 = h2.clone();
+        std::thread::spawn(move || {
+            assert!(h3.send(1, 0, 0, None));
+            assert!(h3.has(1));
+            assert_eq!(h3.remove(1), 1);
+            let t = h3.post_sync_barrier().unwrap();
+            assert!(h3.remove_sync_barrier(t));
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Callback);
+}
