@@ -68,10 +68,8 @@ fn looper_demo() -> anyhow::Result<()> {
             let h2 = h.clone();
             h.asynchronous().post_delayed(
                 move || {
-                    if let Some(token) = token {
-                        h2.remove_sync_barrier(token);
-                        println!("{} sync barrier removed", stamp());
-                    }
+                    h2.remove_sync_barrier(token);
+                    println!("{} sync barrier removed", stamp());
                 },
                 Duration::from_millis(10),
             );

@@ -227,13 +227,14 @@ impl Shared {
         true
     }
 
-    pub(crate) fn post_barrier(&self) -> Option<u64> {
+    /// Posts a barrier; after quit the token is issued but nothing is queued.
+    pub(crate) fn post_barrier(&self) -> u64 {
         let mut st = self.lock();
-        if st.quit != Quit::No {
-            return None;
-        }
         let token = st.next_barrier;
         st.next_barrier += 1;
+        if st.quit != Quit::No {
+            return token;
+        }
         st.next_seq += 1;
         let key = Key {
             class: 1,
@@ -247,7 +248,7 @@ impl Shared {
             payload: Payload::Barrier(token),
         });
         // A barrier only holds messages back: no wake.
-        Some(token)
+        token
     }
 
     /// Removes the barrier with this token; returns whether it was there.
@@ -504,7 +505,7 @@ mod tests {
             "insert behind the head"
         );
         s.lock().blocked = false;
-        let _barrier = s.post_barrier().unwrap();
+        let _barrier = s.post_barrier();
         // The barrier (due now) sorts before the far messages: it is the head.
         assert!(s.lock().messages.front().is_some_and(Entry::is_barrier));
         s.lock().blocked = true;

@@ -252,7 +252,7 @@ fn a_sync_barrier_holds_sync_messages_and_lets_async_ones_pass() {
     let log = Log::new();
     let l = log.clone();
     h.post(move || l.push("sync-before"));
-    let token = h.post_sync_barrier().unwrap();
+    let token = h.post_sync_barrier();
     let l = log.clone();
     h.post(move || l.push("sync-after"));
     let l = log.clone();
@@ -278,12 +278,12 @@ fn a_barrier_does_not_hold_messages_already_due_before_it() {
     let log = Log::new();
     let l = log.clone();
     let past = Instant::now();
-    let token = h.post_sync_barrier().unwrap();
+    let token = h.post_sync_barrier();
     h.post_at(move || l.push("earlier"), past);
     drain(&looper, 10);
     assert_eq!(log.get(), vec!["earlier"]);
     assert!(h.remove_sync_barrier(token));
-    let again = h.post_sync_barrier().unwrap();
+    let again = h.post_sync_barrier();
     assert!(h.remove_sync_barrier(again));
 }
 
@@ -291,7 +291,7 @@ fn a_barrier_does_not_hold_messages_already_due_before_it() {
 fn a_barrier_dropped_by_quit_cannot_be_removed() {
     let looper = Looper::prepare().unwrap();
     let h = looper.handler();
-    let t = h.post_sync_barrier().unwrap();
+    let t = h.post_sync_barrier();
     assert!(h.quit());
     assert!(!h.remove_sync_barrier(t));
     assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Quit);
@@ -376,7 +376,8 @@ fn quit_drops_everything_and_later_posts_fail() {
     looper.run().unwrap();
     assert_eq!(log.get(), vec![1]);
     assert!(!h.post(|| {}));
-    assert!(h.post_sync_barrier().is_none());
+    let t = h.post_sync_barrier();
+    assert!(!h.remove_sync_barrier(t), "nothing is queued after quit");
     assert!(h.is_quitting());
     assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Quit);
 }
@@ -456,7 +457,7 @@ fn no_lock_is_held_while_a_callback_runs() {
             assert!(h3.send(1, 0, 0, None));
             assert!(h3.has(1));
             assert_eq!(h3.remove(1), 1);
-            let t = h3.post_sync_barrier().unwrap();
+            let t = h3.post_sync_barrier();
             assert!(h3.remove_sync_barrier(t));
         })
         .join()
