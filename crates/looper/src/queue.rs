@@ -280,11 +280,23 @@ impl Shared {
     }
 
     pub(crate) fn remove(&self, sel: Selector) -> usize {
+        let mut dropped = Vec::new();
         let mut st = self.lock();
-        let before = st.messages.len();
-        st.messages
-            .retain(|e| e.is_barrier() || !sel.matches(e.target, e.what()));
-        let mut removed = before - st.messages.len();
+        if st
+            .messages
+            .iter()
+            .any(|e| !e.is_barrier() && sel.matches(e.target, e.what()))
+        {
+            let all = std::mem::take(&mut st.messages);
+            for e in all {
+                if !e.is_barrier() && sel.matches(e.target, e.what()) {
+                    dropped.push(e);
+                } else {
+                    st.messages.push_back(e);
+                }
+            }
+        }
+        let mut removed = dropped.len();
         let pos = self.in_flight_pos.load(Ordering::Acquire);
         let mut cancelled_any = false;
         for f in st.in_flight.iter_mut().skip(pos) {
@@ -297,6 +309,9 @@ impl Shared {
         if cancelled_any {
             self.disturb.fetch_add(1, Ordering::Release);
         }
+        drop(st);
+        // Destructors of removed messages are user code: run them outside the lock.
+        drop(dropped);
         removed
     }
 

@@ -465,3 +465,28 @@ fn no_lock_is_held_while_a_callback_runs() {
     });
     assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Callback);
 }
+
+#[test]
+fn destructors_of_removed_messages_may_post() {
+    // A payload whose destructor posts: removing it must not deadlock on the queue lock.
+    struct PostOnDrop(ferrodfs_looper::Handler, Log<&'static str>);
+    impl Drop for PostOnDrop {
+        fn drop(&mut self) {
+            let l = self.1.clone();
+            self.0.post(move || l.push("posted from drop"));
+        }
+    }
+    let looper = Looper::prepare().unwrap();
+    let h = looper.handler_with(|_| {});
+    let log = Log::new();
+    h.send_delayed(
+        1,
+        0,
+        0,
+        Some(Box::new(PostOnDrop(h.clone(), log.clone()))),
+        Duration::from_secs(60),
+    );
+    assert_eq!(h.remove(1), 1);
+    drain(&looper, 10);
+    assert_eq!(log.get(), vec!["posted from drop"]);
+}
