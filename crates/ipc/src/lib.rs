@@ -4,12 +4,16 @@
 //! * [`frame`]: the wire codec (preamble, length-prefixed frames of varint-delimited
 //!   protobuf messages), shared by both sides.
 //! * [`exception`]: Hadoop's Java exception classes, both ways.
+//! * [`client`]: [`RpcClient`], pooled multiplexed connections, and typed proxies
+//!   for ClientNamenodeProtocol and DatanodeProtocol.
 //! * [`Error`]: what a call can fail with.
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod error;
 pub mod exception;
 pub mod frame;
 
+pub use client::{ClientConfig, ConnectionId, RetryPolicy, RpcClient};
 pub use error::{Error, Result};
 pub use exception::{JavaException, RemoteException};
