@@ -1,0 +1,7 @@
+//! The write path.
+//!
+//! * [`packet`]: the packetizer (chunks, packets, block boundaries);
+//! * [`queue`]: `dataQueue` + `ackQueue` and the pipeline's error state.
+
+pub mod packet;
+pub mod queue;
