@@ -31,9 +31,96 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            println!("ferrodfs looper demo: not built yet (issue 2)");
-            Ok(())
-        }
+        Command::Demo => looper_demo(),
     }
+}
+
+/// A short tour of the looper on this thread: timed messages, a sync barrier passed by an
+/// asynchronous message, an fd callback on a socketpair, and `quit_safely`.
+fn looper_demo() -> anyhow::Result<()> {
+    use ferrodfs_looper::{FdAction, FdEvents, Looper};
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+
+    let start = Instant::now();
+    let stamp = move || format!("{:>6.1} ms", start.elapsed().as_secs_f64() * 1e3);
+    let looper = Looper::prepare()?;
+    let handler = looper.handler();
+
+    println!("{} posting timed messages at +30, +10 and +20 ms", stamp());
+    for ms in [30u64, 10, 20] {
+        handler.post_delayed(
+            move || println!("{} timed message (+{ms} ms)", stamp()),
+            Duration::from_millis(ms),
+        );
+    }
+
+    // At +40 ms: a barrier holds back a sync message; an async one passes; +50 ms lifts it.
+    let h = handler.clone();
+    handler.post_delayed(
+        move || {
+            let token = h.post_sync_barrier();
+            println!("{} sync barrier posted", stamp());
+            h.post(move || println!("{} sync message (held until the barrier went)", stamp()));
+            h.asynchronous()
+                .post(move || println!("{} async message passed the barrier", stamp()));
+            let h2 = h.clone();
+            h.asynchronous().post_delayed(
+                move || {
+                    h2.remove_sync_barrier(token);
+                    println!("{} sync barrier removed", stamp());
+                },
+                Duration::from_millis(10),
+            );
+        },
+        Duration::from_millis(40),
+    );
+
+    // An fd callback on a socketpair: a writer thread sends a line at about +60 ms.
+    let (mut reader, mut writer) = UnixStream::pair()?;
+    reader.set_nonblocking(true)?;
+    let watched = reader.try_clone()?;
+    looper.add_fd(&watched, FdEvents::INPUT, move |fd, events| {
+        let mut buf = [0u8; 64];
+        let n = reader.read(&mut buf).unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        println!(
+            "{} fd {fd} ready ({events:?}): read {:?}",
+            stamp(),
+            text.trim_end()
+        );
+        FdAction::Remove
+    })?;
+    let writer_thread = std::thread::Builder::new()
+        .name("demo-writer".into())
+        .spawn(move || {
+            std::thread::sleep(Duration::from_millis(60));
+            writer.write_all(b"hello from another thread\n")
+        })?;
+
+    // At +70 ms: quit_safely delivers what is due and drops a message due at +1 s.
+    handler.post_delayed(
+        || println!("never printed: dropped by quit_safely"),
+        Duration::from_secs(1),
+    );
+    let h = handler.clone();
+    handler.post_delayed(
+        move || {
+            h.post(move || println!("{} already due at quit_safely: delivered", stamp()));
+            h.quit_safely();
+            println!("{} quit_safely called", stamp());
+        },
+        Duration::from_millis(70),
+    );
+    looper.run()?;
+    writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer thread panicked"))??;
+    println!(
+        "{} looper returned; post after quit accepted: {}",
+        stamp(),
+        handler.post(|| {})
+    );
+    Ok(())
 }

@@ -175,9 +175,10 @@ impl Handler {
     }
 
     /// Posts a sync barrier: synchronous messages due after it wait until it is removed;
-    /// asynchronous messages pass. Returns `None` if the looper has quit.
-    pub fn post_sync_barrier(&self) -> Option<SyncBarrierToken> {
-        self.shared.post_barrier().map(SyncBarrierToken)
+    /// asynchronous messages pass. After quit nothing is queued (removing the token then
+    /// returns false).
+    pub fn post_sync_barrier(&self) -> SyncBarrierToken {
+        SyncBarrierToken(self.shared.post_barrier())
     }
 
     /// Removes a sync barrier; returns whether it was still queued.

@@ -14,7 +14,7 @@ use rustix::event::epoll;
 
 use crate::handler::{Handler, Message};
 use crate::queue::{Entry, Next, Payload, Quit, Shared};
-use crate::sys::{self, Epoll, ModifyOutcome, WakeFd, MAX_EVENTS, WAKE_TOKEN};
+use crate::sys::{self, Epoll, ModifyOutcome, WakeFd, MAX_EVENTS, WAKE_DRAIN_EVERY, WAKE_TOKEN};
 use crate::{Error, FdAction, FdEvents, Result};
 
 thread_local! {
@@ -70,6 +70,8 @@ struct Inner {
     idle_armed: Cell<bool>,
     callbacks: RefCell<HashMap<u64, Option<MessageCallback>>>,
     in_poll: Cell<bool>,
+    /// Wake events seen since the eventfd counter was last reset.
+    wakes_since_drain: Cell<u32>,
     events: RefCell<Vec<epoll::Event>>,
     batch: RefCell<VecDeque<Entry>>,
 }
@@ -139,6 +141,7 @@ impl Looper {
             idle_armed: Cell::new(true),
             callbacks: RefCell::new(HashMap::new()),
             in_poll: Cell::new(false),
+            wakes_since_drain: Cell::new(0),
             events: RefCell::new(Vec::with_capacity(MAX_EVENTS)),
             batch: RefCell::new(VecDeque::new()),
         });
@@ -257,7 +260,13 @@ impl Looper {
                 let token = ev.data.u64();
                 if token == WAKE_TOKEN {
                     woken = true;
-                    shared.wake.drain()?;
+                    let n = inner.wakes_since_drain.get() + 1;
+                    if n >= WAKE_DRAIN_EVERY {
+                        shared.wake.drain()?;
+                        inner.wakes_since_drain.set(0);
+                    } else {
+                        inner.wakes_since_drain.set(n);
+                    }
                     continue;
                 }
                 let (fd, seq) = split_token(token);

@@ -227,13 +227,14 @@ impl Shared {
         true
     }
 
-    pub(crate) fn post_barrier(&self) -> Option<u64> {
+    /// Posts a barrier; after quit the token is issued but nothing is queued.
+    pub(crate) fn post_barrier(&self) -> u64 {
         let mut st = self.lock();
-        if st.quit != Quit::No {
-            return None;
-        }
         let token = st.next_barrier;
         st.next_barrier += 1;
+        if st.quit != Quit::No {
+            return token;
+        }
         st.next_seq += 1;
         let key = Key {
             class: 1,
@@ -247,7 +248,7 @@ impl Shared {
             payload: Payload::Barrier(token),
         });
         // A barrier only holds messages back: no wake.
-        Some(token)
+        token
     }
 
     /// Removes the barrier with this token; returns whether it was there.
@@ -279,11 +280,23 @@ impl Shared {
     }
 
     pub(crate) fn remove(&self, sel: Selector) -> usize {
+        let mut dropped = Vec::new();
         let mut st = self.lock();
-        let before = st.messages.len();
-        st.messages
-            .retain(|e| e.is_barrier() || !sel.matches(e.target, e.what()));
-        let mut removed = before - st.messages.len();
+        if st
+            .messages
+            .iter()
+            .any(|e| !e.is_barrier() && sel.matches(e.target, e.what()))
+        {
+            let all = std::mem::take(&mut st.messages);
+            for e in all {
+                if !e.is_barrier() && sel.matches(e.target, e.what()) {
+                    dropped.push(e);
+                } else {
+                    st.messages.push_back(e);
+                }
+            }
+        }
+        let mut removed = dropped.len();
         let pos = self.in_flight_pos.load(Ordering::Acquire);
         let mut cancelled_any = false;
         for f in st.in_flight.iter_mut().skip(pos) {
@@ -296,6 +309,9 @@ impl Shared {
         if cancelled_any {
             self.disturb.fetch_add(1, Ordering::Release);
         }
+        drop(st);
+        // Destructors of removed messages are user code: run them outside the lock.
+        drop(dropped);
         removed
     }
 
@@ -435,5 +451,91 @@ impl State {
             what: e.what(),
             cancelled: false,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn shared() -> Shared {
+        Shared::new(WakeFd::new().unwrap())
+    }
+
+    fn task() -> Payload {
+        Payload::Task(Box::new(|| {}))
+    }
+
+    #[test]
+    fn inserts_keep_key_order_and_report_their_index() {
+        let s = shared();
+        let t0 = Instant::now();
+        let at = |ms| Some(t0 + Duration::from_millis(ms));
+        for (when, expect_idx) in [(at(5), 0), (at(1), 0), (at(5), 2), (at(3), 1), (None, 0)] {
+            let mut st = s.lock();
+            st.next_seq += 1;
+            let key = match when {
+                Some(w) => Key {
+                    class: 1,
+                    when: w,
+                    seq: st.next_seq,
+                },
+                None => Key {
+                    class: 0,
+                    when: s.origin,
+                    seq: u64::MAX - st.next_seq,
+                },
+            };
+            let idx = st.insert(Entry {
+                key,
+                asynchronous: false,
+                target: 1,
+                payload: task(),
+            });
+            assert_eq!(idx, expect_idx);
+        }
+        let st = s.lock();
+        assert!(st
+            .messages
+            .iter()
+            .zip(st.messages.iter().skip(1))
+            .all(|(a, b)| a.key < b.key));
+    }
+
+    #[test]
+    fn only_head_inserts_or_the_first_async_behind_a_barrier_wake() {
+        let s = shared();
+        let far = Instant::now() + Duration::from_secs(60);
+        s.lock().blocked = true;
+        assert!(s.enqueue(Some(far), false, 1, task()));
+        // Head insert into an empty queue: woke, and cleared `blocked`.
+        assert_eq!(s.wake_writes.load(Ordering::Relaxed), 1);
+        assert!(!s.lock().blocked);
+        s.lock().blocked = true;
+        assert!(s.enqueue(Some(far + Duration::from_secs(1)), false, 1, task()));
+        assert_eq!(
+            s.wake_writes.load(Ordering::Relaxed),
+            1,
+            "insert behind the head"
+        );
+        s.lock().blocked = false;
+        let _barrier = s.post_barrier();
+        // The barrier (due now) sorts before the far messages: it is the head.
+        assert!(s.lock().messages.front().is_some_and(Entry::is_barrier));
+        s.lock().blocked = true;
+        assert!(s.enqueue(Some(far + Duration::from_secs(2)), true, 1, task()));
+        assert_eq!(
+            s.wake_writes.load(Ordering::Relaxed),
+            2,
+            "first async behind a barrier"
+        );
+        s.lock().blocked = true;
+        assert!(s.enqueue(Some(far + Duration::from_secs(3)), true, 1, task()));
+        assert_eq!(
+            s.wake_writes.load(Ordering::Relaxed),
+            2,
+            "a second async does not"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The only module that touches the OS: an epoll set and the wake eventfd, through `rustix`.
 //!
-//! Everything here is level-triggered (no `EPOLLET`), like Android's native Looper.
+//! Watched fds are level-triggered (no `EPOLLET`), like Android's native Looper; only the
+//! wake eventfd is edge-triggered.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
@@ -15,6 +16,10 @@ use crate::FdEvents;
 /// Epoll user data of the wake eventfd. Registered fds use `(seq << 32) | fd`, and `seq`
 /// never reaches `u32::MAX`, so this value cannot collide.
 pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
+
+/// The looper resets the wake eventfd's counter after this many wake events. Each wake adds
+/// one to the counter; it must stay far below `u64::MAX - 1`, where writes would fail.
+pub(crate) const WAKE_DRAIN_EVERY: u32 = 1024;
 
 /// Most events taken from one `epoll_wait`.
 pub(crate) const MAX_EVENTS: usize = 64;
@@ -103,7 +108,10 @@ impl Epoll {
             &ep.0,
             wake.as_fd(),
             epoll::EventData::new_u64(WAKE_TOKEN),
-            epoll::EventFlags::IN,
+            // Edge-triggered: every eventfd write is reported once, so a wake costs no read
+            // on the looper side; the looper drains the counter now and then (see
+            // `WAKE_DRAIN_EVERY`) so it never nears its maximum.
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
         )?;
         Ok(ep)
     }

@@ -237,3 +237,29 @@ fn callbacks_may_add_and_remove_fds_on_their_looper() {
     assert_eq!(log.get(), vec![Some(b'z')]);
     assert_eq!(looper.fd_count(), 0);
 }
+
+#[test]
+fn remove_fd_after_the_fd_was_closed_succeeds() {
+    let looper = Looper::prepare().unwrap();
+    let (r, w) = pipe().unwrap();
+    let raw = r.as_raw_fd();
+    looper
+        .add_fd(&r, FdEvents::INPUT, |_, _| FdAction::Keep)
+        .unwrap();
+    drop(r);
+    assert!(looper.remove_fd(raw).unwrap());
+    assert_eq!(looper.fd_count(), 0);
+    assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Timeout);
+    drop(w);
+}
+
+#[test]
+fn a_poll_with_nothing_to_do_times_out_no_earlier_than_asked() {
+    let looper = Looper::prepare().unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(
+        looper.poll_once(Some(Duration::from_millis(20))).unwrap(),
+        PollResult::Timeout
+    );
+    assert!(start.elapsed() >= Duration::from_millis(20));
+}

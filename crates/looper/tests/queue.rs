@@ -216,31 +216,24 @@ fn remove_from_a_callback_cancels_a_message_already_due() {
 
 #[test]
 fn has_inside_a_message_callback_does_not_see_itself() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    // The callback asks its own handler about its `what`: the running message is no longer
+    // pending, the next one (same batch) still is.
     let looper = Looper::prepare().unwrap();
     let log = Log::new();
     let l = log.clone();
-    let h = looper.handler();
-    let h2 = h.clone();
-    let h = looper.handler_with(move |m| l.push((m.what, h2.has(m.what))));
-    // `h2` is a different handler: it has no message 5.
-    h.send(5, 0, 0, None);
-    h.send(5, 0, 0, None);
-    drain(&looper, 10);
-    assert_eq!(log.get(), vec![(5, false), (5, false)]);
-    let l = Log::new();
-    let l2 = l.clone();
-    let looper2 = looper.clone();
-    let hh = std::rc::Rc::new(std::cell::RefCell::new(None::<ferrodfs_looper::Handler>));
-    let hh2 = hh.clone();
-    let h = looper2.handler_with(move |m| {
-        let me = hh2.borrow().clone().expect("set");
-        l2.push((m.arg1, me.has(m.what)));
+    let me: Rc<RefCell<Option<ferrodfs_looper::Handler>>> = Rc::default();
+    let me2 = me.clone();
+    let h = looper.handler_with(move |m| {
+        let me = me2.borrow().clone().expect("handler set before dispatch");
+        l.push((m.arg1, me.has(m.what)));
     });
-    *hh.borrow_mut() = Some(h.clone());
+    *me.borrow_mut() = Some(h.clone());
     h.send(9, 1, 0, None);
     h.send(9, 2, 0, None);
-    drain(&looper, 10);
-    assert_eq!(l.get(), vec![(1, true), (2, false)]);
+    assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Callback);
+    assert_eq!(log.get(), vec![(1, true), (2, false)]);
 }
 
 #[test]
@@ -252,7 +245,7 @@ fn a_sync_barrier_holds_sync_messages_and_lets_async_ones_pass() {
     let log = Log::new();
     let l = log.clone();
     h.post(move || l.push("sync-before"));
-    let token = h.post_sync_barrier().unwrap();
+    let token = h.post_sync_barrier();
     let l = log.clone();
     h.post(move || l.push("sync-after"));
     let l = log.clone();
@@ -278,12 +271,12 @@ fn a_barrier_does_not_hold_messages_already_due_before_it() {
     let log = Log::new();
     let l = log.clone();
     let past = Instant::now();
-    let token = h.post_sync_barrier().unwrap();
+    let token = h.post_sync_barrier();
     h.post_at(move || l.push("earlier"), past);
     drain(&looper, 10);
     assert_eq!(log.get(), vec!["earlier"]);
     assert!(h.remove_sync_barrier(token));
-    let again = h.post_sync_barrier().unwrap();
+    let again = h.post_sync_barrier();
     assert!(h.remove_sync_barrier(again));
 }
 
@@ -291,7 +284,7 @@ fn a_barrier_does_not_hold_messages_already_due_before_it() {
 fn a_barrier_dropped_by_quit_cannot_be_removed() {
     let looper = Looper::prepare().unwrap();
     let h = looper.handler();
-    let t = h.post_sync_barrier().unwrap();
+    let t = h.post_sync_barrier();
     assert!(h.quit());
     assert!(!h.remove_sync_barrier(t));
     assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Quit);
@@ -376,7 +369,8 @@ fn quit_drops_everything_and_later_posts_fail() {
     looper.run().unwrap();
     assert_eq!(log.get(), vec![1]);
     assert!(!h.post(|| {}));
-    assert!(h.post_sync_barrier().is_none());
+    let t = h.post_sync_barrier();
+    assert!(!h.remove_sync_barrier(t), "nothing is queued after quit");
     assert!(h.is_quitting());
     assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Quit);
 }
@@ -428,4 +422,64 @@ fn callbacks_can_reach_their_looper_but_not_poll_it() {
     });
     drain(&looper, 10);
     assert_eq!(log.get(), vec!["ok"]);
+}
+
+#[test]
+fn one_iteration_drains_every_due_message() {
+    let looper = Looper::prepare().unwrap();
+    let h = looper.handler();
+    let log = Log::new();
+    for i in 0..100 {
+        let l = log.clone();
+        h.post(move || l.push(i));
+    }
+    assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Callback);
+    assert_eq!(log.len(), 100);
+}
+
+#[test]
+fn no_lock_is_held_while_a_callback_runs() {
+    // The callback waits for another thread that posts, queries and removes: this would
+    // deadlock if the queue lock were held across the callback.
+    let looper = Looper::prepare().unwrap();
+    let h = looper.handler_with(|_| {});
+    let h2 = h.clone();
+    h.post(move || {
+        let h3 = h2.clone();
+        std::thread::spawn(move || {
+            assert!(h3.send(1, 0, 0, None));
+            assert!(h3.has(1));
+            assert_eq!(h3.remove(1), 1);
+            let t = h3.post_sync_barrier();
+            assert!(h3.remove_sync_barrier(t));
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(looper.poll_once(ZERO).unwrap(), PollResult::Callback);
+}
+
+#[test]
+fn destructors_of_removed_messages_may_post() {
+    // A payload whose destructor posts: removing it must not deadlock on the queue lock.
+    struct PostOnDrop(ferrodfs_looper::Handler, Log<&'static str>);
+    impl Drop for PostOnDrop {
+        fn drop(&mut self) {
+            let l = self.1.clone();
+            self.0.post(move || l.push("posted from drop"));
+        }
+    }
+    let looper = Looper::prepare().unwrap();
+    let h = looper.handler_with(|_| {});
+    let log = Log::new();
+    h.send_delayed(
+        1,
+        0,
+        0,
+        Some(Box::new(PostOnDrop(h.clone(), log.clone()))),
+        Duration::from_secs(60),
+    );
+    assert_eq!(h.remove(1), 1);
+    drain(&looper, 10);
+    assert_eq!(log.get(), vec!["posted from drop"]);
 }

@@ -152,7 +152,7 @@ fn the_earliest_async_message_behind_a_barrier_wakes_and_a_sync_one_does_not() {
     let join = thread::spawn(move || {
         let looper = Looper::prepare().unwrap();
         let h = looper.handler();
-        let token = h.post_sync_barrier().unwrap();
+        let token = h.post_sync_barrier();
         tx.send(h).unwrap();
         let start = Instant::now();
         let r = looper.poll_once(Some(Duration::from_secs(30))).unwrap();
@@ -183,7 +183,7 @@ fn removing_the_head_barrier_wakes_a_blocked_poll() {
     let join = thread::spawn(move || {
         let looper = Looper::prepare().unwrap();
         let h = looper.handler();
-        let token = h.post_sync_barrier().unwrap();
+        let token = h.post_sync_barrier();
         let ran = Arc::new(AtomicU64::new(0));
         let r2 = ran.clone();
         h.post(move || {
@@ -248,4 +248,10 @@ fn a_looper_thread_serves_delayed_posts_from_other_threads_in_time_order() {
     );
     join.join().unwrap().unwrap();
     assert_eq!(log.get(), vec!["10", "20", "30"]);
+}
+
+#[test]
+fn handler_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<ferrodfs_looper::Handler>();
 }

@@ -5,10 +5,12 @@
 //! chunk of `bytes_per_checksum` bytes, big-endian on the wire and on disk)
 //! and the block metadata header at the start of every `.meta` file.
 //!
-//! To come (issue 5, with `crates/proto`): op headers (version 28, op code,
-//! varint-delimited op proto), packets (`PacketHeaderProto` + checksums +
-//! data) and pipeline acks. No threads and no sockets live here: only bytes in,
-//! bytes out.
+//! * [`op`]: op headers (version 28, op code) and varint-delimited messages;
+//! * [`packet`]: data packets (`PacketHeaderProto` + checksums + data);
+//! * [`ack`]: pipeline acks with per-node status and ECN flags.
+//!
+//! No threads and no sockets live here: only bytes in, bytes out (over any
+//! `Read`/`Write`). Byte layouts: `docs/design/transfer.md`.
 //!
 //! # Example
 //!
@@ -28,12 +30,49 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod ack;
 pub mod checksum;
+pub mod op;
+pub mod packet;
 
 /// Everything that can go wrong decoding or verifying transfer bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// An op header whose version is not 28.
+    #[error("unsupported data transfer version {0} (expected 28)")]
+    BadVersion(u16),
+    /// An op code this DataNode does not know.
+    #[error("unknown op code {0}")]
+    UnknownOp(u8),
+    /// A length field over its limit.
+    #[error("{what} of {len} bytes is over the limit of {max}")]
+    TooLong {
+        /// What was being read.
+        what: &'static str,
+        /// The length the peer claimed.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A varint longer than 10 bytes.
+    #[error("malformed varint in {0}")]
+    BadVarint(&'static str),
+    /// A protobuf message that does not decode.
+    #[error("undecodable {what}: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// prost's reason.
+        #[source]
+        source: ferrodfs_proto::prost::DecodeError,
+    },
+    /// Packet lengths that contradict each other.
+    #[error("malformed packet: {0}")]
+    BadPacket(&'static str),
+    /// The stream failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
     /// A checksum type byte that is not NULL (0), CRC32 (1) or CRC32C (2).
     #[error("unknown checksum type {0}")]
     UnknownChecksumType(u8),

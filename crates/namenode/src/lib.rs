@@ -1,0 +1,57 @@
+//! The ferrodfs NameNode as a library: namespace, blocks, DataNodes, leases, edit log and
+//! checkpoint image, with no RPC. A service layer maps `ClientNamenodeProtocol` and
+//! `DatanodeProtocol` calls onto [`NameNode`]'s methods.
+//!
+//! ```
+//! use ferrodfs_namenode::{NameNode, NameNodeConfig};
+//! use ferrodfs_namenode::namespace::{Caller, FsPermission};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let config = NameNodeConfig { name_dir: dir.path().into(), ..NameNodeConfig::default() };
+//! NameNode::format(&config, None).unwrap();
+//! let nn = NameNode::open(config.clone()).unwrap();
+//! let me = Caller::user(&config.superuser);
+//! assert!(nn.mkdirs(&me, "/user/alice", FsPermission(0o755), true).unwrap());
+//! drop(nn); // even without a clean shutdown the mkdirs is durable
+//! let nn = NameNode::open(config).unwrap();
+//! assert!(nn.get_file_info(&me, "/user/alice").unwrap().is_some());
+//! ```
+//!
+//! Layout: [`namespace`] (inode tree, paths, permissions), [`blocks`] (block map,
+//! redundancy queues), [`datanodes`] (registry, placement, commands), [`lease`],
+//! [`editlog`] (records, segments, group commit), [`image`], [`storage`] (name dir),
+//! [`namesystem`] (the operations with Hadoop's semantics) and [`NameNode`] (locking and
+//! durability around them).
+//!
+//! Thread-safety: [`NameNode`] is `Send + Sync`; one `RwLock` guards the
+//! [`namesystem::FsNamesystem`], and edits are group-committed after the lock is released.
+//! Monitors are plain methods taking `now` (`check_leases`, `check_heartbeats`,
+//! `compute_replication_work`, `check_safe_mode`, `maybe_checkpoint`) for looper timers.
+//!
+//! Not done yet (TODO, issue 4):
+//! - per-storage block lists: a full block report and dead-node expiry scan all blocks;
+//! - excess (over-replicated) replicas are not deleted; no rack awareness;
+//! - access times are not updated on reads (`dfs.namenode.accesstime.precision`);
+//! - getAdditionalDatanode, quotas, snapshots, ACLs, xattrs, symlinks, storage policies;
+//! - addBlock does not throw NotReplicatedYetException for an under-replicated
+//!   penultimate block (it is lenient, clients need no retry);
+//! - no `in_use.lock` on the name directory; one name directory only;
+//! - after a power loss the unsynced tail may reach disk out of order and be reported as
+//!   corruption (see docs/design/editlog.md); no offline edit-log repair tool.
+#![forbid(unsafe_code)]
+
+pub mod blocks;
+pub mod config;
+pub mod datanodes;
+pub mod editlog;
+pub mod error;
+pub mod image;
+pub mod lease;
+pub mod namenode;
+pub mod namespace;
+pub mod namesystem;
+pub mod storage;
+
+pub use config::NameNodeConfig;
+pub use error::{Error, ErrorKind, Result, EXCEPTION_CLASSES};
+pub use namenode::NameNode;

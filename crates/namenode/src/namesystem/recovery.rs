@@ -1,0 +1,357 @@
+//! Leases and block recovery: renewLease, recoverLease, the hard-limit monitor, truncate
+//! (which may need recovery) and commitBlockSynchronization.
+
+use std::time::Instant;
+
+use super::{now_ms, FsNamesystem};
+use crate::blocks::{BlockState, ExtendedBlock};
+use crate::datanodes::DatanodeCommand;
+use crate::editlog::EditOp;
+use crate::error::{Error, Result};
+use crate::lease::NAMENODE_LEASE_HOLDER;
+use crate::namespace::{Access, Caller};
+
+impl FsNamesystem {
+    /// renewLease: always succeeds (a client without open files has no lease).
+    pub fn renew_lease(&mut self, client_name: &str, now: Instant) {
+        self.leases.renew(client_name, now);
+    }
+
+    /// recoverLease: true if the file is closed (now or already); false while recovery
+    /// runs.
+    pub fn recover_lease(&mut self, caller: &Caller, path: &str) -> Result<bool> {
+        self.check_not_safe_mode("recover lease")?;
+        let (_, r) = self.resolve(path)?;
+        self.check_traverse(caller, &r)?;
+        let ix = r.last().ok_or_else(|| Error::FileNotFound {
+            path: path.to_owned(),
+        })?;
+        if self.ns.inode(ix)?.file().is_none() {
+            return Err(Error::FileNotFound {
+                path: format!("{path} is a directory"),
+            });
+        }
+        self.check_inode(caller, ix, Access::WRITE)?;
+        if self.recovery_in_progress(ix) {
+            return Ok(false);
+        }
+        self.recover_lease_internal(caller, ix, path, true)
+    }
+
+    /// Closes a file whose writer is gone, or starts block recovery. True if closed.
+    pub(crate) fn internal_release_lease(&mut self, ix: u32) -> Result<bool> {
+        let id = self.ns.id_of(ix);
+        let f = self.ns.inode(ix)?.file().ok_or(Error::FileNotFound {
+            path: self.ns.full_path(ix),
+        })?;
+        let blocks = f.blocks.as_slice().to_vec();
+        let min = usize::from(self.config.replication_min);
+        let now = now_ms();
+        let Some(&last) = blocks.last() else {
+            self.log(EditOp::Close {
+                file: id,
+                mtime: now,
+                atime: now,
+            })?;
+            return Ok(true);
+        };
+        let info = self.blocks.get(last).cloned().ok_or(Error::InvalidBlock {
+            block: last,
+            reason: "unknown block",
+        })?;
+        match info.state {
+            BlockState::Complete => {
+                self.log(EditOp::Close {
+                    file: id,
+                    mtime: now,
+                    atime: now,
+                })?;
+                Ok(true)
+            }
+            BlockState::Committed => {
+                if self.blocks.replica_count(last) >= min {
+                    self.log(EditOp::Close {
+                        file: id,
+                        mtime: now,
+                        atime: now,
+                    })?;
+                    Ok(true)
+                } else {
+                    Ok(false)
+                }
+            }
+            BlockState::UnderConstruction | BlockState::UnderRecovery => {
+                let mut storages = self.blocks.locations(last);
+                for &s in self.expected_locs.get(&last).map_or(&[][..], Vec::as_slice) {
+                    if !storages.contains(&s) {
+                        storages.push(s);
+                    }
+                }
+                let live: Vec<u32> = storages
+                    .into_iter()
+                    .filter(|&s| {
+                        self.dns
+                            .node_of_storage(s)
+                            .and_then(|n| self.dns.node(n))
+                            .is_some_and(|n| n.alive)
+                    })
+                    .collect();
+                if live.is_empty() {
+                    if info.num_bytes == 0 {
+                        // Nothing was written to it: drop the block and close.
+                        self.log(EditOp::AbandonBlock {
+                            file: id,
+                            block: last,
+                        })?;
+                        self.log(EditOp::Close {
+                            file: id,
+                            mtime: now,
+                            atime: now,
+                        })?;
+                        return Ok(true);
+                    }
+                    // No replica to recover from yet; try again at the next check.
+                    return Ok(false);
+                }
+                let recovery_id = self.next_gs();
+                self.log(EditOp::SetGenstamp { gs: recovery_id })?;
+                let holder = format!("{NAMENODE_LEASE_HOLDER}-{id}");
+                self.log(EditOp::ReassignLease {
+                    file: id,
+                    client_name: holder,
+                })?;
+                if let Some(b) = self.blocks.get_mut(last) {
+                    b.state = BlockState::UnderRecovery;
+                }
+                self.recovery_ids.insert(last, recovery_id);
+                self.expected_locs.insert(last, live.clone());
+                let primary = live
+                    .iter()
+                    .filter_map(|&s| self.dns.node_of_storage(s))
+                    .max_by_key(|&n| self.dns.node(n).map(|d| d.last_heartbeat));
+                let locations = live
+                    .iter()
+                    .filter_map(|&s| self.dns.storage_info(s))
+                    .collect();
+                if let Some(p) = primary {
+                    self.dns.queue_command(
+                        p,
+                        DatanodeCommand::Recover {
+                            block: ExtendedBlock {
+                                pool_id: self.block_pool_id.clone(),
+                                block_id: last,
+                                gs: info.gs,
+                                num_bytes: info.num_bytes,
+                            },
+                            new_gs: recovery_id,
+                            new_length: None,
+                            locations,
+                        },
+                    );
+                }
+                tracing::info!(file = %self.ns.full_path(ix), block = last, recovery_id, "block recovery started");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Recovers the files of leases past the hard limit; returns their paths.
+    pub fn check_leases(&mut self, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        for (holder, file) in self.leases.expired(now) {
+            let Some(ix) = self.ns.ix_of(file) else {
+                self.leases.remove(&holder, file);
+                continue;
+            };
+            if self.recovery_in_progress(ix) {
+                // Waiting for commitBlockSynchronization; renew so we do not resend.
+                self.leases.renew(&holder, now);
+                continue;
+            }
+            out.push(self.ns.full_path(ix));
+            match self.internal_release_lease(ix) {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, file, "lease recovery failed"),
+            }
+            self.leases.renew(&holder, now);
+        }
+        out
+    }
+
+    /// commitBlockSynchronization: the primary DataNode finished recovering `block`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_block_synchronization(
+        &mut self,
+        block: &ExtendedBlock,
+        new_gs: u64,
+        new_length: u64,
+        close_file: bool,
+        delete_block: bool,
+        new_targets: &[(String, String)],
+    ) -> Result<()> {
+        let id = block.block_id;
+        let info = self.blocks.get(id).cloned().ok_or(Error::InvalidBlock {
+            block: id,
+            reason: "unknown block",
+        })?;
+        let file = info.inode;
+        let ix = self.ns.ix_of(file).ok_or(Error::InvalidBlock {
+            block: id,
+            reason: "block of a deleted file",
+        })?;
+        let open = self.ns.inode(ix)?.file().is_some_and(|f| f.uc.is_some());
+        if !open {
+            if info.gs == new_gs && info.num_bytes == new_length {
+                return Ok(()); // a retry
+            }
+            return Err(Error::InvalidBlock {
+                block: id,
+                reason: "file is closed",
+            });
+        }
+        if self.recovery_ids.get(&id).is_some_and(|&r| r != new_gs) {
+            return Err(Error::InvalidBlock {
+                block: id,
+                reason: "recovery id does not match",
+            });
+        }
+        if delete_block {
+            self.log(EditOp::AbandonBlock { file, block: id })?;
+        } else {
+            self.log(EditOp::UpdateBlock {
+                block: id,
+                gs: new_gs,
+                num_bytes: new_length,
+            })?;
+            let mut storages = Vec::new();
+            for (uuid, sid) in new_targets {
+                if let Some(n) = self.dns.index_of(uuid) {
+                    storages.push(if sid.is_empty() {
+                        self.dns.default_storage(n)
+                    } else {
+                        self.dns.storage(n, sid)
+                    });
+                }
+            }
+            self.blocks.set_locations(id, &storages);
+            if let Some(b) = self.blocks.get_mut(id) {
+                b.state = BlockState::Committed;
+            }
+            self.recovery_ids.remove(&id);
+        }
+        if close_file {
+            let now = now_ms();
+            self.log(EditOp::Close {
+                file,
+                mtime: now,
+                atime: now,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// truncate: true if done at once (new length on a block boundary); false if the last
+    /// block must be cut by block recovery first (the file stays open until then).
+    pub fn truncate(&mut self, caller: &Caller, path: &str, new_length: u64) -> Result<bool> {
+        self.check_not_safe_mode("truncate")?;
+        let (_, r) = self.resolve(path)?;
+        self.check_traverse(caller, &r)?;
+        let ix = r.last().ok_or_else(|| Error::FileNotFound {
+            path: path.to_owned(),
+        })?;
+        let f = self
+            .ns
+            .inode(ix)?
+            .file()
+            .ok_or_else(|| Error::FileNotFound {
+                path: format!("{path} is a directory"),
+            })?;
+        let open = f.uc.is_some();
+        let blocks = f.blocks.as_slice().to_vec();
+        self.check_inode(caller, ix, Access::WRITE)?;
+        if open {
+            self.recover_lease_internal(caller, ix, path, false)?;
+        }
+        let mut pos = 0u64;
+        let mut keep = 0usize;
+        let mut last_len = 0u64;
+        for &b in &blocks {
+            if pos >= new_length {
+                break;
+            }
+            let len = self.blocks.get(b).map_or(0, |i| i.num_bytes);
+            keep += 1;
+            last_len = len.min(new_length - pos);
+            pos += len;
+        }
+        if pos < new_length {
+            return Err(Error::IllegalArgument {
+                message: format!("Cannot truncate to a larger file size. Current size: {pos}, truncate size: {new_length}."),
+            });
+        }
+        let id = self.ns.id_of(ix);
+        let full_last = keep == 0
+            || self
+                .blocks
+                .get(blocks[keep - 1])
+                .is_some_and(|b| b.num_bytes == last_len);
+        let mtime = now_ms();
+        if full_last {
+            if keep < blocks.len() {
+                self.log(EditOp::Truncate {
+                    file: id,
+                    keep_blocks: keep as u32,
+                    last_len,
+                    mtime,
+                })?;
+            }
+            return Ok(true);
+        }
+        // Cut to the containing block, reopen for the caller, recover the partial block to
+        // `last_len` bytes (the DataNode truncates its replicas).
+        let last = blocks[keep - 1];
+        let old = self.blocks.get(last).cloned().ok_or(Error::InvalidBlock {
+            block: last,
+            reason: "unknown block",
+        })?;
+        self.log(EditOp::Truncate {
+            file: id,
+            keep_blocks: keep as u32,
+            last_len: old.num_bytes,
+            mtime,
+        })?;
+        self.log(EditOp::Reopen {
+            file: id,
+            client_name: caller.client_name.clone(),
+            client_machine: caller.client_machine.clone(),
+        })?;
+        let recovery_id = self.next_gs();
+        self.log(EditOp::SetGenstamp { gs: recovery_id })?;
+        let live: Vec<u32> = self.blocks.locations(last);
+        if let Some(b) = self.blocks.get_mut(last) {
+            b.state = BlockState::UnderRecovery;
+        }
+        self.recovery_ids.insert(last, recovery_id);
+        if let Some(p) = live.first().and_then(|&s| self.dns.node_of_storage(s)) {
+            let locations = live
+                .iter()
+                .filter_map(|&s| self.dns.storage_info(s))
+                .collect();
+            self.dns.queue_command(
+                p,
+                DatanodeCommand::Recover {
+                    block: ExtendedBlock {
+                        pool_id: self.block_pool_id.clone(),
+                        block_id: last,
+                        gs: old.gs,
+                        num_bytes: old.num_bytes,
+                    },
+                    new_gs: recovery_id,
+                    new_length: Some(last_len),
+                    locations,
+                },
+            );
+        }
+        Ok(false)
+    }
+}
