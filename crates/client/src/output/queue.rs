@@ -46,12 +46,20 @@ pub struct QueueState {
     pub stopped: bool,
     /// The streamer's fatal error, handed once to the writer.
     pub failure: Option<Error>,
+    /// The streamer stopped on a failure (stays set after `failure` is taken).
+    pub failed: bool,
     /// A pipeline failure not yet handled by the streamer.
     pub error: Option<PipelineError>,
     /// Set by the ResponseProcessor when an ack carried a congestion signal.
     pub congested: bool,
     /// Writers blocked on a full queue (tests wait on it instead of sleeping).
     pub writers_waiting: usize,
+    /// Bytes of the current block acknowledged by the whole pipeline.
+    pub bytes_acked: i64,
+    /// A block was added since the last `fsync` to the NameNode.
+    pub persist_blocks: bool,
+    /// The writer has called hflush/hsync (the replace-datanode policy counts it).
+    pub hflushed: bool,
 }
 
 /// The queues and their condition variable.
@@ -73,9 +81,13 @@ impl Queues {
                 closing: false,
                 stopped: false,
                 failure: None,
+                failed: false,
                 error: None,
                 congested: false,
                 writers_waiting: 0,
+                bytes_acked: 0,
+                persist_blocks: false,
+                hflushed: false,
             }),
             cond: Condvar::new(),
             max_in_flight: max_in_flight.max(1),
@@ -151,6 +163,7 @@ impl Queues {
         }
         match s.failure.take() {
             Some(e) => Err(e),
+            None if s.failed => Err(Error::StreamClosed),
             None => Ok(()),
         }
     }
@@ -183,6 +196,7 @@ impl Queues {
             got: seqno,
         })?;
         s.last_acked_seqno = seqno;
+        s.bytes_acked = s.bytes_acked.max(packet.last_byte_offset_block());
         drop(s);
         self.notify();
         Ok(packet)
@@ -215,6 +229,7 @@ impl Queues {
     pub fn stop(&self, failure: Option<Error>) {
         let mut s = self.lock();
         s.stopped = true;
+        s.failed |= failure.is_some();
         if s.failure.is_none() {
             s.failure = failure;
         }
@@ -335,8 +350,10 @@ mod tests {
             Err(Error::AllDataNodesBad { .. })
         ));
         assert!(matches!(q.enqueue(pkt(1)), Err(Error::StreamClosed)));
-        let mut first = PipelineError::default();
-        first.bad_node = Some(1);
+        let first = PipelineError {
+            bad_node: Some(1),
+            ..Default::default()
+        };
         q.set_error(first.clone());
         q.set_error(PipelineError {
             bad_node: Some(2),
