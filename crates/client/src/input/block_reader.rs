@@ -254,3 +254,167 @@ impl Error {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against a one-connection READ_BLOCK responder in the test: the DataNode
+    //! server lives in another crate that the client must not depend on.
+    use super::*;
+    use ferrodfs_proto::hdfs::{ChecksumProto, DatanodeIdProto, ReadOpChecksumInfoProto};
+    use ferrodfs_transfer::op::read_op_header;
+    use ferrodfs_transfer::packet::{write_packet, PacketHeader};
+    use std::net::TcpListener;
+    use std::thread;
+
+    const BPC: u32 = 512;
+
+    /// Serves one READ_BLOCK of `block_data` with `kind` checksums, packets of 4
+    /// chunks, flipping a byte of the sent data at `corrupt` (block offset). Returns
+    /// the node and a handle yielding (offset asked, len asked, client status).
+    fn serve(
+        block_data: Vec<u8>,
+        kind: ChecksumType,
+        corrupt: Option<usize>,
+    ) -> (
+        DatanodeInfoProto,
+        thread::JoinHandle<(u64, u64, Option<Status>)>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = thread::Builder::new()
+            .name("test datanode".into())
+            .spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                assert_eq!(read_op_header(&mut s).unwrap(), Some(Op::ReadBlock));
+                let op: OpReadBlockProto = read_delimited(&mut s, "op").unwrap();
+                let sum = DataChecksum::new(kind, BPC).unwrap();
+                let start = op.offset - op.offset % u64::from(BPC);
+                let end = (op.offset + op.len)
+                    .next_multiple_of(u64::from(BPC))
+                    .min(block_data.len() as u64);
+                write_delimited(
+                    &mut s,
+                    &BlockOpResponseProto {
+                        status: Status::Success as i32,
+                        read_op_checksum_info: Some(ReadOpChecksumInfoProto {
+                            checksum: ChecksumProto {
+                                r#type: i32::from(kind.id()),
+                                bytes_per_checksum: BPC,
+                            },
+                            chunk_offset: start,
+                        }),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+                let mut seqno = 0;
+                let mut off = start as usize;
+                while off < end as usize {
+                    let n = (4 * BPC as usize).min(end as usize - off);
+                    let data = &block_data[off..off + n];
+                    let sums = sum.compute(data);
+                    let mut sent = data.to_vec();
+                    if let Some(c) = corrupt.filter(|c| (off..off + n).contains(c)) {
+                        sent[c - off] ^= 0x40;
+                    }
+                    let h = PacketHeader {
+                        offset_in_block: off as i64,
+                        seqno,
+                        last_packet_in_block: false,
+                        data_len: n as i32,
+                        sync_block: false,
+                    };
+                    if write_packet(&mut s, &h, &sums, &sent).is_err() {
+                        return (op.offset, op.len, None);
+                    }
+                    seqno += 1;
+                    off += n;
+                }
+                let last = PacketHeader {
+                    offset_in_block: off as i64,
+                    seqno,
+                    last_packet_in_block: true,
+                    data_len: 0,
+                    sync_block: false,
+                };
+                let _ = write_packet(&mut s, &last, &[], &[]);
+                let status = read_delimited::<ClientReadStatusProto>(&mut s, "status")
+                    .ok()
+                    .and_then(|st| Status::try_from(st.status).ok());
+                (op.offset, op.len, status)
+            })
+            .unwrap();
+        let node = DatanodeInfoProto {
+            id: DatanodeIdProto {
+                ip_addr: "127.0.0.1".into(),
+                host_name: "localhost".into(),
+                datanode_uuid: "test".into(),
+                xfer_port: u32::from(port),
+                info_port: 0,
+                ipc_port: 0,
+                info_secure_port: None,
+            },
+            ..Default::default()
+        };
+        (node, handle)
+    }
+
+    fn block() -> ExtendedBlockProto {
+        ExtendedBlockProto {
+            pool_id: "BP-test".into(),
+            block_id: 1,
+            generation_stamp: 1001,
+            num_bytes: Some(5000),
+        }
+    }
+
+    fn data() -> Vec<u8> {
+        (0..5000u32).map(|i| (i * 7 % 253) as u8).collect()
+    }
+
+    fn read_all(r: &mut BlockReader) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 700];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn reads_an_unaligned_range_and_sends_checksum_ok() {
+        for kind in [ChecksumType::Crc32c, ChecksumType::Crc32] {
+            let (node, dn) = serve(data(), kind, None);
+            let conf = ClientConf::default();
+            let mut r = BlockReader::open(&conf, &node, &block(), 1000, 3001, "c").unwrap();
+            assert_eq!(r.checksum().kind(), kind);
+            let got = read_all(&mut r).unwrap();
+            assert_eq!(got, data()[1000..4001]);
+            assert_eq!(dn.join().unwrap(), (1000, 3001, Some(Status::ChecksumOk)));
+        }
+    }
+
+    #[test]
+    fn corrupt_data_is_a_checksum_error_and_never_handed_out() {
+        let (node, dn) = serve(data(), ChecksumType::Crc32c, Some(2500));
+        let conf = ClientConf::default();
+        let mut r = BlockReader::open(&conf, &node, &block(), 0, 5000, "c").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        let err = loop {
+            match r.read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert!(err.is_checksum_error(), "{err}");
+        // Only the packet before the corrupt one was delivered.
+        assert_eq!(got, data()[..2048]);
+        drop(r);
+        let (_, _, status) = dn.join().unwrap();
+        assert_eq!(status, None);
+    }
+}
