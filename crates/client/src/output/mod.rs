@@ -143,6 +143,10 @@ impl DfsOutputStream {
             s.hflushed = true;
             s.last_queued_seqno
         };
+        if seqno < 0 {
+            // Nothing was ever written: no block to report.
+            return Ok(());
+        }
         self.queues.wait_for_acked(seqno)?;
         let (len, new_block) = {
             let mut s = self.queues.lock();

@@ -47,6 +47,9 @@ impl DataStreamer {
         let block = self.block.as_ref().map(block_name).unwrap_or_default();
         tracing::warn!(file = %self.ctx.src, %block, nodes = %self.nodes.names(), reason = %error.reason, "pipeline error; recovering");
         self.close_pipeline();
+        // The closed pipeline's ResponseProcessor is joined: anything it recorded
+        // after `error` was taken is about the dead pipeline, not the next one.
+        self.queues.lock().error = None;
         let requeued = self.queues.requeue_unacked();
         tracing::debug!(requeued, "unacked packets back on dataQueue");
         if self.block.is_none() {
