@@ -4,12 +4,15 @@
 //! * [`frame`]: the wire codec (preamble, length-prefixed frames of varint-delimited
 //!   protobuf messages), shared by both sides.
 //! * [`exception`]: Hadoop's Java exception classes, both ways.
+//! * [`server`]: the RPC server (listener, reader and responder loopers, handler threads)
+//!   that dispatches calls to registered [`server::RpcService`]s.
 //! * [`Error`]: what a call can fail with.
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod exception;
 pub mod frame;
+pub mod server;
 
 pub use error::{Error, Result};
 pub use exception::{JavaException, RemoteException};
