@@ -536,13 +536,9 @@ fn receive_with_acks(
             })
             .map_err(net_err("spawn PacketResponder", ""))?;
         let r = receive_loop(ctx, req, input, writer, mirror, &mirror_failed, Some(&tx));
+        // The responder acks what is queued (reading the mirror's acks for
+        // them, bounded by the read timeout), then ends.
         drop(tx);
-        if r.is_err() {
-            // Unblock a responder waiting on the mirror.
-            if let Some(m) = mirror {
-                let _ = m.stream.shutdown(Shutdown::Both);
-            }
-        }
         let _ = responder.join();
         r.map(|_| Next::KeepOpen)
     })
