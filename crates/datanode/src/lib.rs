@@ -31,6 +31,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod actor;
 pub mod storage;
 
 use std::path::PathBuf;
