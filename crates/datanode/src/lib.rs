@@ -31,6 +31,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod actor;
 mod datanode;
 pub mod events;
 pub mod storage;
