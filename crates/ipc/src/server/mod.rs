@@ -21,6 +21,12 @@
 //! * Simple auth only: auth byte 0, or SASL (0xDF) answered with `SUCCESS` to its
 //!   `NEGOTIATE`, as a Hadoop server with security off does.
 //!
+//! # Not yet (issue 3)
+//! Purging answers stuck on a connection whose client never reads (Hadoop: 15 min); a
+//! connection limit (`ipc.server.max.connections`); a retry cache on `clientId` + call
+//! id; `stateId` in replies; authorizing the context's user and protocol; same-CPU
+//! latency (two server threads per call, see `docs/benchmarks.md`).
+//!
 //! # Examples
 //! ```
 //! use ferrodfs_ipc::server::{Server, ServiceBuilder};
