@@ -50,6 +50,7 @@ pub mod lease;
 pub mod namenode;
 pub mod namespace;
 pub mod namesystem;
+pub mod rpc;
 pub mod storage;
 
 pub use config::NameNodeConfig;
