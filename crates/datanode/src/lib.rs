@@ -31,7 +31,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod actor;
+mod datanode;
+pub mod events;
 pub mod storage;
+pub mod xceiver;
+
+pub use datanode::{DataNode, DataNodeConfig};
+pub use events::{BlockEvent, BlockEventListener};
 
 use std::path::PathBuf;
 
@@ -193,6 +200,57 @@ pub enum Error {
         current: u64,
         /// The rejected id.
         requested: u64,
+    },
+    /// A socket operation with a peer failed (connect, read, write, timeout).
+    #[error("{op} {peer}: {source}")]
+    Net {
+        /// What was being done ("connect", "read packet", "write ack", ...).
+        op: &'static str,
+        /// The peer's address.
+        peer: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Bytes from a peer do not decode (op header, message, packet, ack).
+    #[error("{what}: {source}")]
+    Protocol {
+        /// What was being read.
+        what: &'static str,
+        /// The cause.
+        source: ferrodfs_transfer::Error,
+    },
+    /// A request that is well-formed but not valid (missing field, bad
+    /// stage for the requester, offset beyond the block, ...).
+    #[error("invalid request: {what}")]
+    InvalidRequest {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// An op or option this DataNode does not implement.
+    #[error("unsupported: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+    },
+    /// The next DataNode of a pipeline refused or failed the op.
+    #[error("mirror {mirror} answered {status:?}")]
+    Mirror {
+        /// The mirror's transfer address.
+        mirror: String,
+        /// Its status.
+        status: ferrodfs_proto::hdfs::Status,
+    },
+    /// A read range outside the replica's visible bytes.
+    #[error("block {block_id}: range {offset}+{len} outside the visible length {visible}")]
+    ReadRange {
+        /// The block.
+        block_id: i64,
+        /// Requested offset.
+        offset: u64,
+        /// Requested length.
+        len: u64,
+        /// The replica's visible length.
+        visible: u64,
     },
 }
 

@@ -50,6 +50,9 @@ pub enum Error {
     Shutdown,
     #[error("I/O: {0}")]
     Io(#[from] io::Error),
+    /// The event loop under the server failed (epoll/eventfd setup).
+    #[error("event loop: {0}")]
+    Looper(#[from] ferrodfs_looper::Error),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -6,6 +6,8 @@
 //! * [`exception`]: Hadoop's Java exception classes, both ways.
 //! * [`client`]: [`RpcClient`], pooled multiplexed connections, and typed proxies
 //!   for ClientNamenodeProtocol and DatanodeProtocol.
+//! * [`server`]: the RPC server (listener, reader and responder loopers, handler threads)
+//!   that dispatches calls to registered [`server::RpcService`]s.
 //! * [`Error`]: what a call can fail with.
 #![forbid(unsafe_code)]
 
@@ -13,6 +15,7 @@ pub mod client;
 mod error;
 pub mod exception;
 pub mod frame;
+pub mod server;
 
 pub use client::{ClientConfig, ConnectionId, RetryPolicy, RpcClient};
 pub use error::{Error, Result};

@@ -27,7 +27,9 @@ use ferrodfs_transfer::checksum::{BlockMetadataHeader, DataChecksum};
 pub use layout::{
     block_file_name, id_to_block_dir, meta_file_name, LAYOUT_VERSION, STORAGE_TYPE_DATA_NODE,
 };
-pub use replica::{ReplicaInfo, ReplicaReader, ReplicaRecoveryInfo, ReplicaState, ReplicaWriter};
+pub use replica::{
+    AckHandle, ReplicaInfo, ReplicaReader, ReplicaRecoveryInfo, ReplicaState, ReplicaWriter,
+};
 pub use volume::Space;
 
 use layout::{parse_replica_file_name, ReplicaFileName};
@@ -891,6 +893,39 @@ impl FsDataset {
             } else {
                 Ok(r.info.clone())
             }
+        })
+    }
+
+    /// Turns a TEMPORARY replica that received a whole TRANSFER_RBW into an
+    /// RBW replica (`convertTemporaryToRbw`): moved from `tmp/` to `rbw/`,
+    /// its length (bytes on disk) acknowledged, ready for the streaming
+    /// recovery that follows a client-driven transfer.
+    pub fn convert_temporary_to_rbw(&self, block: &ExtendedBlock) -> Result<ReplicaInfo> {
+        let key = block.key();
+        self.with_replica_exclusive(&key, |ds, st| {
+            let epoch = st.epoch();
+            let r = st.get_mut(&key)?;
+            if r.info.state != ReplicaState::Temporary {
+                return Err(Error::WrongState {
+                    block_id: key.1,
+                    state: r.info.state,
+                    op: "convert_temporary_to_rbw",
+                });
+            }
+            check_gs(
+                r,
+                block.gen_stamp,
+                block.gen_stamp,
+                "convert_temporary_to_rbw",
+            )?;
+            let rbw = ds.inner.volumes[r.volume].rbw_dir(&key.0);
+            move_replica(&r.dir, &rbw, key.1, r.info.gen_stamp, r.info.gen_stamp)?;
+            r.dir = rbw;
+            r.info.state = ReplicaState::Rbw;
+            r.info.original_state = ReplicaState::Rbw;
+            r.info.num_bytes = r.info.bytes_on_disk;
+            r.epoch = epoch;
+            Ok(r.info.clone())
         })
     }
 

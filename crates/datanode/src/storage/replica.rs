@@ -346,6 +346,16 @@ impl ReplicaWriter {
         })
     }
 
+    /// A handle another thread (the `PacketResponder`) uses to record bytes
+    /// acknowledged while this writer keeps writing.
+    pub fn ack_handle(&self) -> AckHandle {
+        AckHandle {
+            ds: self.ds.clone(),
+            key: self.key.clone(),
+            epoch: self.epoch,
+        }
+    }
+
     /// Records that downstream acknowledged `bytes_acked` bytes: the visible
     /// length readers of this RBW replica see.
     pub fn set_bytes_acked(&self, bytes_acked: u64) -> Result<()> {
@@ -404,6 +414,28 @@ impl ReplicaWriter {
         self.ds.check_epoch(&self.key, self.epoch)?;
         self.sync()?;
         self.ds.finalize_locked(&self.key, self.epoch)
+    }
+}
+
+/// Records the bytes acknowledged downstream of a [`ReplicaWriter`] (the
+/// visible length of an RBW replica), from any thread.
+#[derive(Debug, Clone)]
+pub struct AckHandle {
+    ds: FsDataset,
+    key: Key,
+    epoch: u64,
+}
+
+impl AckHandle {
+    /// Raises the replica's acknowledged length to `bytes_acked` (bounded by
+    /// the bytes on disk). Fails once the writer is superseded or finalized.
+    pub fn set_bytes_acked(&self, bytes_acked: u64) -> Result<()> {
+        self.ds.update_replica(&self.key, self.epoch, |r| {
+            let n = bytes_acked.min(r.bytes_on_disk);
+            if n > r.num_bytes {
+                r.num_bytes = n;
+            }
+        })
     }
 }
 
@@ -482,6 +514,34 @@ impl ReplicaReader {
         let first = offset / bpc;
         let n = self.checksum.chunks(len) as usize * self.checksum.checksum_size();
         let mut out = vec![0u8; n];
+        read_at(
+            &self.meta,
+            &self.meta_path,
+            &mut out,
+            meta_offset(&self.checksum, first),
+        )?;
+        Ok(out)
+    }
+
+    /// Number of checksums stored in the meta file (`crcPerBlock` of
+    /// BLOCK_CHECKSUM): (meta length − header) / checksum size; 0 for NULL.
+    pub fn stored_checksum_count(&self) -> Result<u64> {
+        let size = self.checksum.checksum_size() as u64;
+        if size == 0 {
+            return Ok(0);
+        }
+        let len = self
+            .meta
+            .metadata()
+            .map_err(io_err("stat", &self.meta_path))?
+            .len();
+        Ok(len.saturating_sub(META_HEADER_LEN as u64) / size)
+    }
+
+    /// Reads `count` stored checksums starting at chunk `first` (raw, 4
+    /// big-endian bytes each).
+    pub fn read_stored_checksums(&self, first: u64, count: u64) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; (count as usize) * self.checksum.checksum_size()];
         read_at(
             &self.meta,
             &self.meta_path,

@@ -46,6 +46,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Byte layouts and behaviour tables: `docs/design/rpc-client.md`.
+//!
 //! # Implementation notes
 //!
 //! Blocking sockets and one named receiver thread per connection, like Hadoop's
@@ -54,8 +56,10 @@
 //! timeout is the caller's wait; a reply arriving after it is dropped and the
 //! connection stays up (unlike Java, which closes the connection on `rpcTimeout`).
 //!
-//! TODO(issue 3): SASL (auth byte `0xDF`, needed only for secure clusters), `ConnectionId`
-//! timeouts per call, reading `ClientConfig` from a `ferrodfs_conf::Configuration`.
+//! TODO(issue 3): SASL (auth byte `0xDF`: Java's DataNode IPC client sends it even with
+//! simple auth; a ferrodfs client needs it only for secure clusters); per-call timeouts
+//! (today one per `RpcClient`); call-level retry policies (Hadoop's
+//! `RetryInvocationHandler`, e.g. on `RetriableException`/`StandbyException`).
 
 mod connection;
 pub mod datanode;
@@ -98,6 +102,8 @@ pub const IPC_CLIENT_RPC_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
 pub const IPC_PING_INTERVAL_KEY: &str = "ipc.ping.interval";
 /// Default of [`IPC_PING_INTERVAL_KEY`]: 60 s.
 pub const IPC_PING_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+/// `ipc.client.ping`: whether the client pings at all.
+pub const IPC_CLIENT_PING_KEY: &str = "ipc.client.ping";
 /// `ipc.maximum.response.length`: the largest reply frame accepted.
 pub const IPC_MAXIMUM_RESPONSE_LENGTH_KEY: &str = "ipc.maximum.response.length";
 /// Default of [`IPC_MAXIMUM_RESPONSE_LENGTH_KEY`]: 128 MiB.
@@ -165,6 +171,53 @@ impl Default for ClientConfig {
             max_response_len: IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT,
             client_id: None,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Hadoop's client settings from a configuration (`core-site.xml`, `-D`), with
+    /// [`Default`]'s user and a random client id.
+    pub fn from_conf(
+        conf: &ferrodfs_conf::Configuration,
+    ) -> Result<ClientConfig, ferrodfs_conf::Error> {
+        let d = ClientConfig::default();
+        let nonzero = |t: Duration| (!t.is_zero()).then_some(t);
+        let call_timeout =
+            conf.get_duration(IPC_CLIENT_RPC_TIMEOUT_KEY, IPC_CLIENT_RPC_TIMEOUT_DEFAULT)?;
+        let ping_interval = conf.get_duration(IPC_PING_INTERVAL_KEY, IPC_PING_INTERVAL_DEFAULT)?;
+        let max_retries = conf.get_u64(
+            IPC_CLIENT_CONNECT_MAX_RETRIES_KEY,
+            IPC_CLIENT_CONNECT_MAX_RETRIES_DEFAULT.into(),
+        )?;
+        Ok(ClientConfig {
+            call_timeout: nonzero(call_timeout),
+            ping_interval: if conf.get_bool(IPC_CLIENT_PING_KEY, true)? {
+                nonzero(ping_interval)
+            } else {
+                None
+            },
+            max_idle: conf.get_duration(
+                IPC_CLIENT_CONNECTION_MAXIDLETIME_KEY,
+                IPC_CLIENT_CONNECTION_MAXIDLETIME_DEFAULT,
+            )?,
+            connect_timeout: conf.get_duration(
+                IPC_CLIENT_CONNECT_TIMEOUT_KEY,
+                IPC_CLIENT_CONNECT_TIMEOUT_DEFAULT,
+            )?,
+            retry: RetryPolicy {
+                max_retries: u32::try_from(max_retries).unwrap_or(u32::MAX),
+                interval: conf.get_duration(
+                    IPC_CLIENT_CONNECT_RETRY_INTERVAL_KEY,
+                    IPC_CLIENT_CONNECT_RETRY_INTERVAL_DEFAULT,
+                )?,
+            },
+            max_response_len: usize::try_from(conf.get_size(
+                IPC_MAXIMUM_RESPONSE_LENGTH_KEY,
+                IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT as u64,
+            )?)
+            .unwrap_or(usize::MAX),
+            ..d
+        })
     }
 }
 
@@ -357,3 +410,37 @@ macro_rules! rpc_methods {
     };
 }
 pub(crate) use rpc_methods;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_conf_reads_hadoop_keys_and_defaults() {
+        let mut conf = ferrodfs_conf::Configuration::new();
+        let d = ClientConfig::from_conf(&conf).unwrap();
+        assert_eq!(d.call_timeout, Some(Duration::from_secs(120)));
+        assert_eq!(d.ping_interval, Some(Duration::from_secs(60)));
+        assert_eq!(d.max_idle, Duration::from_secs(10));
+        assert_eq!(d.retry, RetryPolicy::default());
+        assert_eq!(d.max_response_len, 128 << 20);
+        conf.set(IPC_CLIENT_RPC_TIMEOUT_KEY, "0");
+        conf.set(IPC_CLIENT_PING_KEY, "false");
+        conf.set(IPC_CLIENT_CONNECTION_MAXIDLETIME_KEY, "2500");
+        conf.set(IPC_CLIENT_CONNECT_MAX_RETRIES_KEY, "3");
+        conf.set(IPC_CLIENT_CONNECT_RETRY_INTERVAL_KEY, "50ms");
+        let c = ClientConfig::from_conf(&conf).unwrap();
+        assert_eq!(c.call_timeout, None);
+        assert_eq!(c.ping_interval, None);
+        assert_eq!(c.max_idle, Duration::from_millis(2500));
+        assert_eq!(
+            c.retry,
+            RetryPolicy {
+                max_retries: 3,
+                interval: Duration::from_millis(50)
+            }
+        );
+        conf.set(IPC_CLIENT_CONNECT_MAX_RETRIES_KEY, "many");
+        assert!(ClientConfig::from_conf(&conf).is_err());
+    }
+}

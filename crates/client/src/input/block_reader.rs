@@ -1,0 +1,420 @@
+//! Reading a byte range of one replica with READ_BLOCK (Hadoop's
+//! `BlockReaderRemote`).
+//!
+//! ```text
+//! → op READ_BLOCK {block, clientName, offset, len, sendChecksums}
+//! ← BlockOpResponseProto {SUCCESS, readOpChecksumInfo{type, bytesPerChecksum, chunkOffset}}
+//! ← packets from chunkOffset (≤ offset), checksummed per chunk, up to offset + len
+//! ← an empty packet with lastPacketInBlock
+//! → ClientReadStatusProto {CHECKSUM_OK}
+//! ```
+//!
+//! Every packet's data is verified against its checksums (CRC32 or CRC32C, whatever
+//! the DataNode stored) before a byte of it is handed out.
+
+use crate::config::ClientConf;
+use crate::datanode::{connect, DnStream};
+use crate::output::pipeline::client_header;
+use crate::{Error, Result};
+use ferrodfs_proto::hdfs::{
+    BlockOpResponseProto, ClientReadStatusProto, DatanodeInfoProto, ExtendedBlockProto,
+    OpReadBlockProto, Status,
+};
+use ferrodfs_transfer::checksum::{ChecksumType, DataChecksum};
+use ferrodfs_transfer::op::{read_delimited, write_delimited, write_op, Op};
+use ferrodfs_transfer::packet::PacketReader;
+
+/// An open READ_BLOCK of `[offset, offset + len)` of one replica.
+#[derive(Debug)]
+pub struct BlockReader {
+    stream: DnStream,
+    checksum: DataChecksum,
+    packets: PacketReader,
+    /// Verified bytes not yet handed out, from `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// Offset in the block of the next byte handed out.
+    next_offset: u64,
+    /// Offset in the block of the next byte the DataNode will send.
+    received_to: u64,
+    end: u64,
+    finished: bool,
+}
+
+impl BlockReader {
+    /// Sends READ_BLOCK for `len` bytes at `offset` of `block` to `node`.
+    pub fn open(
+        conf: &ClientConf,
+        node: &DatanodeInfoProto,
+        block: &ExtendedBlockProto,
+        offset: u64,
+        len: u64,
+        client_name: &str,
+    ) -> Result<BlockReader> {
+        let mut stream = connect(
+            node,
+            conf.socket_timeout,
+            Some(conf.socket_timeout),
+            Some(conf.write_timeout),
+        )?;
+        let op = OpReadBlockProto {
+            header: client_header(block, client_name),
+            offset,
+            len,
+            send_checksums: Some(true),
+            caching_strategy: None,
+        };
+        let name = stream.name.clone();
+        let io = |source| Error::DataNodeIo {
+            node: name.clone(),
+            source,
+        };
+        let transfer = |source| Error::Transfer {
+            node: name.clone(),
+            source,
+        };
+        write_op(&mut stream.stream, Op::ReadBlock, &op).map_err(io)?;
+        let resp: BlockOpResponseProto =
+            read_delimited(&mut stream.stream, "READ_BLOCK reply").map_err(transfer)?;
+        let status = Status::try_from(resp.status).unwrap_or(Status::Error);
+        if status != Status::Success {
+            return Err(Error::DataNodeRefused {
+                op: "READ_BLOCK",
+                node: name,
+                status,
+                message: resp.message.unwrap_or_default(),
+                first_bad_link: None,
+            });
+        }
+        let info = resp.read_op_checksum_info.ok_or(Error::BadReply {
+            method: "READ_BLOCK",
+            what: "no readOpChecksumInfo",
+        })?;
+        let kind = u8::try_from(info.checksum.r#type)
+            .ok()
+            .and_then(|t| ChecksumType::from_id(t).ok())
+            .ok_or(Error::BadReply {
+                method: "READ_BLOCK",
+                what: "unknown checksum type",
+            })?;
+        let checksum =
+            DataChecksum::new(kind, info.checksum.bytes_per_checksum).map_err(transfer)?;
+        if info.chunk_offset > offset {
+            return Err(Error::BadReply {
+                method: "READ_BLOCK",
+                what: "chunkOffset past the requested offset",
+            });
+        }
+        Ok(BlockReader {
+            stream,
+            checksum,
+            packets: PacketReader::new(),
+            buf: Vec::new(),
+            pos: 0,
+            next_offset: offset,
+            received_to: info.chunk_offset,
+            end: offset + len,
+            finished: len == 0,
+        })
+    }
+
+    /// The DataNode's name.
+    pub fn node(&self) -> &str {
+        &self.stream.name
+    }
+
+    /// Offset in the block of the next byte [`BlockReader::read`] returns.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// The checksum the replica is stored with.
+    pub fn checksum(&self) -> DataChecksum {
+        self.checksum
+    }
+
+    /// Reads verified bytes; 0 once the range is done. After the range's last byte the
+    /// trailing empty packet is read and CHECKSUM_OK sent.
+    pub fn read(&mut self, out: &mut [u8]) -> Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        while self.pos == self.buf.len() {
+            if self.next_offset >= self.end {
+                self.finish()?;
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        self.next_offset += n as u64;
+        if self.next_offset >= self.end && self.pos == self.buf.len() {
+            self.finish()?;
+        }
+        Ok(n)
+    }
+
+    fn transfer_error(&self, source: ferrodfs_transfer::Error) -> Error {
+        Error::Transfer {
+            node: self.stream.name.clone(),
+            source,
+        }
+    }
+
+    /// Reads and verifies the next packet into `buf` (the part from `next_offset` up
+    /// to `end`).
+    fn fill(&mut self) -> Result<()> {
+        let packet = match self.packets.read(&mut self.stream.stream) {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(Error::Transfer {
+                    node: self.stream.name.clone(),
+                    source: e,
+                })
+            }
+        };
+        let start = packet.header.offset_in_block;
+        if start < 0 || start as u64 != self.received_to {
+            return Err(Error::BadReply {
+                method: "READ_BLOCK",
+                what: "packet out of place",
+            });
+        }
+        if packet.header.last_packet_in_block && packet.data.is_empty() {
+            self.finished = true;
+            return Err(Error::BadReply {
+                method: "READ_BLOCK",
+                what: "replica ended before the requested range",
+            });
+        }
+        let verified = self
+            .checksum
+            .verify(packet.data, packet.checksums, start as u64);
+        let data_len = packet.data.len() as u64;
+        let skip = (self.next_offset - start as u64) as usize;
+        let take_end = ((self.end - start as u64).min(data_len)) as usize;
+        let slice = packet.data.get(skip..take_end).map(<[u8]>::to_vec);
+        verified.map_err(|e| self.transfer_error(e))?;
+        self.received_to += data_len;
+        match slice {
+            Some(s) => {
+                self.buf = s;
+                self.pos = 0;
+                Ok(())
+            }
+            None => Err(Error::BadReply {
+                method: "READ_BLOCK",
+                what: "packet does not cover the next offset",
+            }),
+        }
+    }
+
+    /// Reads the trailing empty packet and sends CHECKSUM_OK.
+    fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        let packet = self
+            .packets
+            .read(&mut self.stream.stream)
+            .map_err(|e| Error::Transfer {
+                node: self.stream.name.clone(),
+                source: e,
+            })?;
+        if !(packet.header.last_packet_in_block && packet.data.is_empty()) {
+            // More data than asked for: the DataNode did not end the range; drop the
+            // connection without a status, as Hadoop does.
+            return Ok(());
+        }
+        write_delimited(
+            &mut self.stream.stream,
+            &ClientReadStatusProto {
+                status: Status::ChecksumOk as i32,
+            },
+        )
+        .map_err(|source| Error::DataNodeIo {
+            node: self.stream.name.clone(),
+            source,
+        })
+    }
+}
+
+impl Error {
+    /// True for a checksum mismatch in data read from a DataNode (a corrupt replica).
+    pub fn is_checksum_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Transfer {
+                source: ferrodfs_transfer::Error::ChecksumMismatch { .. },
+                ..
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a one-connection READ_BLOCK responder in the test: the DataNode
+    //! server lives in another crate that the client must not depend on.
+    use super::*;
+    use ferrodfs_proto::hdfs::{ChecksumProto, DatanodeIdProto, ReadOpChecksumInfoProto};
+    use ferrodfs_transfer::op::read_op_header;
+    use ferrodfs_transfer::packet::{write_packet, PacketHeader};
+    use std::net::TcpListener;
+    use std::thread;
+
+    const BPC: u32 = 512;
+
+    /// Serves one READ_BLOCK of `block_data` with `kind` checksums, packets of 4
+    /// chunks, flipping a byte of the sent data at `corrupt` (block offset). Returns
+    /// the node and a handle yielding (offset asked, len asked, client status).
+    fn serve(
+        block_data: Vec<u8>,
+        kind: ChecksumType,
+        corrupt: Option<usize>,
+    ) -> (
+        DatanodeInfoProto,
+        thread::JoinHandle<(u64, u64, Option<Status>)>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = thread::Builder::new()
+            .name("test datanode".into())
+            .spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                assert_eq!(read_op_header(&mut s).unwrap(), Some(Op::ReadBlock));
+                let op: OpReadBlockProto = read_delimited(&mut s, "op").unwrap();
+                let sum = DataChecksum::new(kind, BPC).unwrap();
+                let start = op.offset - op.offset % u64::from(BPC);
+                let end = (op.offset + op.len)
+                    .next_multiple_of(u64::from(BPC))
+                    .min(block_data.len() as u64);
+                write_delimited(
+                    &mut s,
+                    &BlockOpResponseProto {
+                        status: Status::Success as i32,
+                        read_op_checksum_info: Some(ReadOpChecksumInfoProto {
+                            checksum: ChecksumProto {
+                                r#type: i32::from(kind.id()),
+                                bytes_per_checksum: BPC,
+                            },
+                            chunk_offset: start,
+                        }),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+                let mut seqno = 0;
+                let mut off = start as usize;
+                while off < end as usize {
+                    let n = (4 * BPC as usize).min(end as usize - off);
+                    let data = &block_data[off..off + n];
+                    let sums = sum.compute(data);
+                    let mut sent = data.to_vec();
+                    if let Some(c) = corrupt.filter(|c| (off..off + n).contains(c)) {
+                        sent[c - off] ^= 0x40;
+                    }
+                    let h = PacketHeader {
+                        offset_in_block: off as i64,
+                        seqno,
+                        last_packet_in_block: false,
+                        data_len: n as i32,
+                        sync_block: false,
+                    };
+                    if write_packet(&mut s, &h, &sums, &sent).is_err() {
+                        return (op.offset, op.len, None);
+                    }
+                    seqno += 1;
+                    off += n;
+                }
+                let last = PacketHeader {
+                    offset_in_block: off as i64,
+                    seqno,
+                    last_packet_in_block: true,
+                    data_len: 0,
+                    sync_block: false,
+                };
+                let _ = write_packet(&mut s, &last, &[], &[]);
+                let status = read_delimited::<ClientReadStatusProto>(&mut s, "status")
+                    .ok()
+                    .and_then(|st| Status::try_from(st.status).ok());
+                (op.offset, op.len, status)
+            })
+            .unwrap();
+        let node = DatanodeInfoProto {
+            id: DatanodeIdProto {
+                ip_addr: "127.0.0.1".into(),
+                host_name: "localhost".into(),
+                datanode_uuid: "test".into(),
+                xfer_port: u32::from(port),
+                info_port: 0,
+                ipc_port: 0,
+                info_secure_port: None,
+            },
+            ..Default::default()
+        };
+        (node, handle)
+    }
+
+    fn block() -> ExtendedBlockProto {
+        ExtendedBlockProto {
+            pool_id: "BP-test".into(),
+            block_id: 1,
+            generation_stamp: 1001,
+            num_bytes: Some(5000),
+        }
+    }
+
+    fn data() -> Vec<u8> {
+        (0..5000u32).map(|i| (i * 7 % 253) as u8).collect()
+    }
+
+    fn read_all(r: &mut BlockReader) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 700];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn reads_an_unaligned_range_and_sends_checksum_ok() {
+        for kind in [ChecksumType::Crc32c, ChecksumType::Crc32] {
+            let (node, dn) = serve(data(), kind, None);
+            let conf = ClientConf::default();
+            let mut r = BlockReader::open(&conf, &node, &block(), 1000, 3001, "c").unwrap();
+            assert_eq!(r.checksum().kind(), kind);
+            let got = read_all(&mut r).unwrap();
+            assert_eq!(got, data()[1000..4001]);
+            assert_eq!(dn.join().unwrap(), (1000, 3001, Some(Status::ChecksumOk)));
+        }
+    }
+
+    #[test]
+    fn corrupt_data_is_a_checksum_error_and_never_handed_out() {
+        let (node, dn) = serve(data(), ChecksumType::Crc32c, Some(2500));
+        let conf = ClientConf::default();
+        let mut r = BlockReader::open(&conf, &node, &block(), 0, 5000, "c").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        let err = loop {
+            match r.read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert!(err.is_checksum_error(), "{err}");
+        // Only the packet before the corrupt one was delivered.
+        assert_eq!(got, data()[..2048]);
+        drop(r);
+        let (_, _, status) = dn.join().unwrap();
+        assert_eq!(status, None);
+    }
+}

@@ -1,0 +1,420 @@
+//! `IPC Reader #i`: a looper that owns the read side of its connections. Each readable
+//! socket is drained (up to a budget per wake-up), every complete frame is parsed, calls
+//! go to the bounded call queue, SASL/FATAL answers are written at once.
+//!
+//! Back-pressure: when the call queue is full the connection's call is parked and the
+//! connection's socket is no longer watched (the kernel buffers fill and the client's
+//! writes block) until a handler takes a call and wakes this reader; when a
+//! connection's unsent responses pass `max_pending_output` its socket is no longer
+//! watched until the Responder drains them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+use ferrodfs_looper::{FdAction, FdEvents, Handler, Looper};
+
+use super::conn::Conn;
+use super::connection::{ConnState, Event};
+use super::{Job, QueuedCall, Shared};
+
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// `read` calls per wake-up for one connection, so one busy client cannot starve others.
+const READS_PER_WAKE: usize = 16;
+/// After a FATAL answer, input read and discarded before closing (closing with unread
+/// input makes the kernel send a reset, which can destroy the answer in flight).
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Paused {
+    No,
+    /// Waiting for room in the call queue, with `parked` holding the call.
+    Queue,
+    /// Waiting for the Responder to drain this connection's output.
+    Output,
+}
+
+struct ReaderConn {
+    conn: Arc<Conn>,
+    state: ConnState,
+    parked: Option<Job>,
+    paused: Paused,
+    /// Set after a FATAL answer: input is discarded until EOF or the limit.
+    draining: Option<usize>,
+    draining_since_ms: u64,
+}
+
+struct ReaderCtx {
+    looper: Looper,
+    handler: Handler,
+    shared: Arc<Shared>,
+    queue: Sender<Job>,
+    conns: HashMap<u64, ReaderConn>,
+    waiting_for_queue: bool,
+    scratch: Vec<u8>,
+}
+
+thread_local! {
+    static READER: RefCell<Option<ReaderCtx>> = const { RefCell::new(None) };
+}
+
+fn with_ctx<R>(f: impl FnOnce(&mut ReaderCtx) -> R) -> Option<R> {
+    READER.with(|r| r.borrow_mut().as_mut().map(f))
+}
+
+/// Runs a reader on this thread until its looper quits. `ready` gets its handler.
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    queue: Sender<Job>,
+    ready: std::sync::mpsc::Sender<crate::Result<Handler>>,
+) {
+    let looper = match Looper::prepare() {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(e.into()));
+            return;
+        }
+    };
+    let handler = looper.handler();
+    let sweep_every = sweep_interval(&shared);
+    READER.with(|r| {
+        *r.borrow_mut() = Some(ReaderCtx {
+            looper: looper.clone(),
+            handler: handler.clone(),
+            shared,
+            queue,
+            conns: HashMap::new(),
+            waiting_for_queue: false,
+            scratch: vec![0; READ_CHUNK],
+        })
+    });
+    schedule_sweep(&handler, sweep_every);
+    let _ = ready.send(Ok(handler));
+    if let Err(e) = looper.run() {
+        tracing::error!(error = %e, "ipc server: reader looper failed");
+    }
+    // Shut down: close every connection this reader owns.
+    let ctx = READER.with(|r| r.borrow_mut().take());
+    if let Some(ctx) = ctx {
+        for (_, rc) in ctx.conns {
+            rc.conn.close();
+        }
+    }
+}
+
+fn sweep_interval(shared: &Shared) -> Duration {
+    (shared.config.idle_timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+}
+
+fn schedule_sweep(handler: &Handler, every: Duration) {
+    let h = handler.clone();
+    handler.post_delayed(
+        move || {
+            sweep();
+            schedule_sweep(&h, every);
+        },
+        every,
+    );
+}
+
+/// Takes over a freshly accepted connection (posted by the Listener).
+pub(crate) fn register(conn: Arc<Conn>) {
+    with_ctx(|ctx| {
+        let id = conn.id;
+        let rc = ReaderConn {
+            state: ConnState::new(ctx.shared.config.max_frame_len),
+            conn,
+            parked: None,
+            paused: Paused::No,
+            draining: None,
+            draining_since_ms: 0,
+        };
+        if let Err(e) = watch(ctx, &rc) {
+            tracing::warn!(error = %e, "ipc server: cannot watch a new connection");
+            rc.conn.close();
+            return;
+        }
+        ctx.conns.insert(id, rc);
+    });
+}
+
+fn watch(ctx: &ReaderCtx, rc: &ReaderConn) -> ferrodfs_looper::Result<()> {
+    let id = rc.conn.id;
+    ctx.looper
+        .add_fd(&rc.conn.stream, FdEvents::INPUT, move |_, _| {
+            with_ctx(|ctx| on_readable(ctx, id)).unwrap_or(FdAction::Remove)
+        })
+}
+
+/// Stops watching and forgets a connection, closing it.
+fn drop_conn(ctx: &mut ReaderCtx, id: u64) {
+    if let Some(rc) = ctx.conns.remove(&id) {
+        if rc.paused == Paused::No {
+            let _ = ctx.looper.remove_fd(rc.conn.stream.as_raw_fd());
+        }
+        if let Some(Job::Call(c)) = rc.parked {
+            c.conn.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        rc.conn.close();
+    }
+}
+
+/// What processing the buffered frames ended with.
+enum Outcome {
+    /// Everything buffered was handled.
+    Idle,
+    /// Stop reading: the call queue is full (a call is parked).
+    QueueFull,
+    /// Stop reading: too many unsent answers on this connection.
+    Backlogged,
+    /// The connection is gone.
+    Closed,
+}
+
+fn on_readable(ctx: &mut ReaderCtx, id: u64) -> FdAction {
+    let Some(rc) = ctx.conns.get_mut(&id) else {
+        return FdAction::Remove;
+    };
+    if rc.conn.is_closed() {
+        drop_conn(ctx, id);
+        return FdAction::Remove;
+    }
+    for _ in 0..READS_PER_WAKE {
+        let Some(rc) = ctx.conns.get_mut(&id) else {
+            return FdAction::Remove;
+        };
+        if rc.draining.is_none() && rc.conn.pause_reading_if_backlogged() {
+            tracing::debug!(id, "ipc server: output backlog, pausing reads");
+            rc.paused = Paused::Output;
+            return FdAction::Remove;
+        }
+        let n = match (&rc.conn.stream).read(&mut ctx.scratch) {
+            Ok(0) => {
+                drop_conn(ctx, id);
+                return FdAction::Remove;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return FdAction::Keep,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!(id, error = %e, "ipc server: read failed");
+                drop_conn(ctx, id);
+                return FdAction::Remove;
+            }
+        };
+        if let Some(drained) = rc.draining.as_mut() {
+            *drained += n;
+            if *drained > DRAIN_LIMIT {
+                drop_conn(ctx, id);
+                return FdAction::Remove;
+            }
+            continue;
+        }
+        rc.conn.touch();
+        rc.state.extend(&ctx.scratch[..n]);
+        match process(ctx, id) {
+            Outcome::Idle => {}
+            Outcome::QueueFull | Outcome::Backlogged | Outcome::Closed => return FdAction::Remove,
+        }
+        if n < READ_CHUNK {
+            // Most likely drained; level-triggered epoll calls again if not.
+            return FdAction::Keep;
+        }
+    }
+    FdAction::Keep
+}
+
+/// Handles every complete frame buffered for `id`.
+fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
+    loop {
+        let Some(rc) = ctx.conns.get_mut(&id) else {
+            return Outcome::Closed;
+        };
+        // Checked per call, not per read: one read can hold thousands of small calls.
+        if rc.draining.is_none() && rc.conn.pause_reading_if_backlogged() {
+            tracing::debug!(id, "ipc server: output backlog, pausing reads");
+            rc.paused = Paused::Output;
+            return Outcome::Backlogged;
+        }
+        let Some(event) = rc.state.next_event() else {
+            return Outcome::Idle;
+        };
+        match event {
+            Event::Call(call) => {
+                rc.conn.in_flight.fetch_add(1, Ordering::Relaxed);
+                let job = Job::Call(QueuedCall {
+                    conn: Arc::clone(&rc.conn),
+                    call,
+                });
+                if let Some(outcome) = enqueue(ctx, id, job) {
+                    return outcome;
+                }
+            }
+            Event::Reply(bytes) => rc.conn.send(bytes),
+            Event::Established(info) => {
+                tracing::debug!(id, user = %info.user, protocol = ?info.protocol, "ipc server: connection context");
+            }
+            Event::Fatal(bytes) => {
+                ctx.shared
+                    .metrics
+                    .fatal_responses
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(id, peer = %rc.conn.peer, "ipc server: fatal answer, closing");
+                rc.conn.send_last(bytes);
+                rc.draining = Some(0);
+                rc.draining_since_ms = ctx.shared.now_ms();
+                return Outcome::Idle;
+            }
+            Event::Close(e) => {
+                tracing::debug!(id, peer = %rc.conn.peer, error = %e, "ipc server: closing connection");
+                ctx.shared
+                    .metrics
+                    .fatal_responses
+                    .fetch_add(1, Ordering::Relaxed);
+                drop_conn(ctx, id);
+                return Outcome::Closed;
+            }
+        }
+    }
+}
+
+/// Puts a call in the queue; `Some(QueueFull)` when the queue is full (the call parked).
+fn enqueue(ctx: &mut ReaderCtx, id: u64, job: Job) -> Option<Outcome> {
+    let job = match ctx.queue.try_send(job) {
+        Ok(()) => return None,
+        Err(TrySendError::Disconnected(_)) => {
+            drop_conn(ctx, id);
+            return Some(Outcome::Closed);
+        }
+        Err(TrySendError::Full(job)) => job,
+    };
+    // Full: ask to be woken when a handler takes a call, then retry once so a wake
+    // that raced with the registration is not lost.
+    if !ctx.waiting_for_queue {
+        ctx.waiting_for_queue = true;
+        ctx.shared.wait_for_queue(ctx.handler.clone());
+    }
+    match ctx.queue.try_send(job) {
+        Ok(()) => None,
+        Err(TrySendError::Disconnected(_)) => {
+            drop_conn(ctx, id);
+            Some(Outcome::Closed)
+        }
+        Err(TrySendError::Full(job)) => {
+            if let Some(rc) = ctx.conns.get_mut(&id) {
+                rc.parked = Some(job);
+                rc.paused = Paused::Queue;
+            }
+            Some(Outcome::QueueFull)
+        }
+    }
+}
+
+/// A handler took a call: room in the queue. Resumes connections parked on it.
+pub(crate) fn resume_queue() {
+    with_ctx(|ctx| {
+        ctx.waiting_for_queue = false;
+        let parked: Vec<u64> = ctx
+            .conns
+            .iter()
+            .filter(|(_, rc)| rc.paused == Paused::Queue)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in parked {
+            let Some(rc) = ctx.conns.get_mut(&id) else {
+                continue;
+            };
+            let Some(job) = rc.parked.take() else {
+                continue;
+            };
+            if let Some(outcome) = enqueue(ctx, id, job) {
+                if matches!(outcome, Outcome::QueueFull) {
+                    // Still full: the rest stay parked until the next wake.
+                    return;
+                }
+                continue;
+            }
+            if let Some(rc) = ctx.conns.get_mut(&id) {
+                rc.paused = Paused::No;
+            }
+            // The parked call went in: handle what else is buffered, then read again.
+            match process(ctx, id) {
+                Outcome::Idle => resume_watch(ctx, id),
+                Outcome::QueueFull => return,
+                Outcome::Backlogged | Outcome::Closed => {}
+            }
+        }
+    });
+}
+
+fn resume_watch(ctx: &mut ReaderCtx, id: u64) {
+    let Some(rc) = ctx.conns.get_mut(&id) else {
+        return;
+    };
+    rc.paused = Paused::No;
+    let rc = &ctx.conns[&id];
+    if let Err(e) = watch(ctx, rc) {
+        tracing::warn!(id, error = %e, "ipc server: cannot watch a connection again");
+        drop_conn(ctx, id);
+    }
+}
+
+/// The Responder drained this connection's output below the limit.
+pub(crate) fn resume_output(id: u64) {
+    with_ctx(|ctx| {
+        if ctx
+            .conns
+            .get(&id)
+            .is_some_and(|rc| rc.paused == Paused::Output)
+        {
+            tracing::debug!(id, "ipc server: output drained, reading again");
+            if let Some(rc) = ctx.conns.get_mut(&id) {
+                rc.paused = Paused::No;
+            }
+            // Calls left in the buffer first, then the socket.
+            if let Outcome::Idle = process(ctx, id) {
+                resume_watch(ctx, id);
+            }
+        }
+    });
+}
+
+/// Closes connections idle for longer than the idle timeout (no call in flight, no
+/// output queued, nothing read) and drained FATAL connections past their grace time.
+fn sweep() {
+    with_ctx(|ctx| {
+        let now = ctx.shared.now_ms();
+        let idle_ms = ctx.shared.config.idle_timeout.as_millis() as u64;
+        let doomed: Vec<u64> = ctx
+            .conns
+            .iter()
+            .filter(|(_, rc)| {
+                if rc.conn.is_closed() {
+                    return true;
+                }
+                if rc.draining.is_some() {
+                    return now.saturating_sub(rc.draining_since_ms) > idle_ms.min(2_000);
+                }
+                rc.paused == Paused::No
+                    && rc.conn.in_flight.load(Ordering::Relaxed) == 0
+                    && now.saturating_sub(rc.conn.last_active_ms.load(Ordering::Relaxed)) > idle_ms
+                    && rc.conn.queued_bytes() == 0
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in doomed {
+            tracing::debug!(id, "ipc server: closing idle connection");
+            ctx.shared
+                .metrics
+                .idle_closed
+                .fetch_add(1, Ordering::Relaxed);
+            drop_conn(ctx, id);
+        }
+    });
+}

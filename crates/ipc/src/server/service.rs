@@ -1,0 +1,206 @@
+//! What the server dispatches to: [`RpcService`] (one per protocol) and
+//! [`ServiceBuilder`], which turns typed closures into one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prost::Message;
+
+use crate::exception::{JavaException, RemoteException};
+
+/// Java class Hadoop's protobuf engine reports for an undecodable request message.
+pub const INVALID_PROTOCOL_BUFFER_CLASS: &str =
+    "org.apache.hadoop.thirdparty.protobuf.InvalidProtocolBufferException";
+
+/// Everything a handler knows about the call it serves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CallContext {
+    /// The caller: the connection context's effective user (or real user).
+    pub user: String,
+    /// The real user behind a proxy user, if the context named one.
+    pub real_user: Option<String>,
+    /// The protocol named in the connection context, if any.
+    pub connection_protocol: Option<String>,
+    /// `declaringClassProtocolName` of this call (what it was dispatched on).
+    pub protocol: String,
+    /// `clientProtocolVersion` of this call.
+    pub protocol_version: u64,
+    /// The method called.
+    pub method: String,
+    pub remote_addr: SocketAddr,
+    /// The client's 16-byte id (for a retry cache).
+    pub client_id: Bytes,
+    pub call_id: i32,
+    /// `retryCount` (-1 when the client sent none).
+    pub retry_count: i32,
+    /// `stateId` the client last saw, if sent.
+    pub state_id: Option<i64>,
+}
+
+/// A protocol's implementation: decodes the request for `method`, runs it, and returns
+/// the encoded response message (or the exception to send as an ERROR).
+///
+/// Unknown methods should return [`RemoteException`] with
+/// [`JavaException::RpcNoSuchMethod`] (see [`no_such_method`]).
+pub trait RpcService: Send + Sync + 'static {
+    /// The protocol name calls name in `declaringClassProtocolName`, e.g.
+    /// `org.apache.hadoop.hdfs.protocol.ClientProtocol`.
+    fn protocol(&self) -> &str;
+
+    /// Serves one call. Called on a handler thread, concurrently with other calls.
+    fn call(
+        &self,
+        ctx: &CallContext,
+        method: &str,
+        request: Bytes,
+    ) -> Result<Bytes, RemoteException>;
+}
+
+/// The exception Hadoop's protobuf engine throws for a method its service lacks.
+pub fn no_such_method(protocol: &str, method: &str) -> RemoteException {
+    RemoteException::new(
+        JavaException::RpcNoSuchMethod,
+        format!("Unknown method {method} called on {protocol} protocol."),
+    )
+}
+
+/// The exception for a protocol the server does not serve.
+pub fn no_such_protocol(protocol: &str) -> RemoteException {
+    RemoteException::new(
+        JavaException::RpcNoSuchProtocol,
+        format!("Unknown protocol: {protocol}"),
+    )
+}
+
+type RawMethod = Box<dyn Fn(&CallContext, Bytes) -> Result<Bytes, RemoteException> + Send + Sync>;
+
+/// Builds an [`RpcService`] from one closure per method.
+///
+/// # Examples
+/// ```
+/// use ferrodfs_ipc::server::{RpcService, ServiceBuilder};
+/// use ferrodfs_proto::hdfs::{GetServerDefaultsRequestProto, GetServerDefaultsResponseProto};
+///
+/// let service = ServiceBuilder::new("org.apache.hadoop.hdfs.protocol.ClientProtocol")
+///     .method("getServerDefaults", |_ctx, _req: GetServerDefaultsRequestProto| {
+///         Ok(GetServerDefaultsResponseProto::default())
+///     })
+///     .build();
+/// assert_eq!(service.protocol(), "org.apache.hadoop.hdfs.protocol.ClientProtocol");
+/// ```
+pub struct ServiceBuilder {
+    protocol: String,
+    methods: HashMap<String, RawMethod>,
+}
+
+impl fmt::Debug for ServiceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceBuilder")
+            .field("protocol", &self.protocol)
+            .field("methods", &self.methods.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ServiceBuilder {
+    pub fn new(protocol: impl Into<String>) -> ServiceBuilder {
+        ServiceBuilder {
+            protocol: protocol.into(),
+            methods: HashMap::new(),
+        }
+    }
+
+    /// Registers a typed method: the request is decoded as `Req` (an undecodable one
+    /// fails the call with an ERROR), `f` runs, its `Resp` is encoded.
+    pub fn method<Req, Resp, F>(mut self, name: &str, f: F) -> ServiceBuilder
+    where
+        Req: Message + Default,
+        Resp: Message,
+        F: Fn(&CallContext, Req) -> Result<Resp, RemoteException> + Send + Sync + 'static,
+    {
+        let raw = move |ctx: &CallContext, request: Bytes| {
+            let req = Req::decode(request).map_err(|e| {
+                RemoteException::new(
+                    JavaException::Other(INVALID_PROTOCOL_BUFFER_CLASS.to_owned()),
+                    format!("undecodable request to {}: {e}", ctx.method),
+                )
+            })?;
+            f(ctx, req).map(|resp| Bytes::from(resp.encode_to_vec()))
+        };
+        self.methods.insert(name.to_owned(), Box::new(raw));
+        self
+    }
+
+    /// Registers a method on raw bytes (request message in, response message out).
+    pub fn raw_method<F>(mut self, name: &str, f: F) -> ServiceBuilder
+    where
+        F: Fn(&CallContext, Bytes) -> Result<Bytes, RemoteException> + Send + Sync + 'static,
+    {
+        self.methods.insert(name.to_owned(), Box::new(f));
+        self
+    }
+
+    pub fn build(self) -> Service {
+        Service {
+            protocol: self.protocol,
+            methods: self.methods,
+        }
+    }
+}
+
+/// A service made by [`ServiceBuilder`].
+pub struct Service {
+    protocol: String,
+    methods: HashMap<String, RawMethod>,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("protocol", &self.protocol)
+            .field("methods", &self.methods.len())
+            .finish()
+    }
+}
+
+impl RpcService for Service {
+    fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    fn call(
+        &self,
+        ctx: &CallContext,
+        method: &str,
+        request: Bytes,
+    ) -> Result<Bytes, RemoteException> {
+        match self.methods.get(method) {
+            Some(m) => m(ctx, request),
+            None => Err(no_such_method(&self.protocol, method)),
+        }
+    }
+}
+
+/// Services by protocol name.
+#[derive(Clone, Default)]
+pub(crate) struct Registry {
+    by_protocol: HashMap<String, Arc<dyn RpcService>>,
+}
+
+impl Registry {
+    pub fn add(&mut self, service: Arc<dyn RpcService>) {
+        self.by_protocol
+            .insert(service.protocol().to_owned(), service);
+    }
+
+    pub fn dispatch(&self, ctx: &CallContext, request: Bytes) -> Result<Bytes, RemoteException> {
+        match self.by_protocol.get(&ctx.protocol) {
+            Some(s) => s.call(ctx, &ctx.method, request),
+            None => Err(no_such_protocol(&ctx.protocol)),
+        }
+    }
+}
