@@ -51,6 +51,7 @@ pub mod namenode;
 pub mod namespace;
 pub mod namesystem;
 pub mod rpc;
+pub mod server;
 pub mod storage;
 
 pub use config::NameNodeConfig;

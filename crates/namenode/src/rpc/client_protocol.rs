@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
+use ferrodfs_ipc::server::{Service, ServiceBuilder};
 use ferrodfs_proto::hdfs::*;
+use ferrodfs_proto::protocol::CLIENT_NAMENODE_PROTOCOL;
 
 use super::convert::{self, remote};
 use super::groups::GroupMapping;
@@ -142,6 +144,47 @@ impl ClientProtocolHandler {
     pub fn with_groups(mut self, groups: Arc<GroupMapping>) -> ClientProtocolHandler {
         self.groups = groups;
         self
+    }
+
+    /// The RPC service: every method of this handler under Hadoop's method names.
+    pub fn service(self: Arc<Self>) -> Service {
+        super::register!(ServiceBuilder::new(CLIENT_NAMENODE_PROTOCOL), self;
+            "getServerDefaults" => get_server_defaults,
+            "getFileInfo" => get_file_info,
+            "getFileLinkInfo" => get_file_link_info,
+            "isFileClosed" => is_file_closed,
+            "getListing" => get_listing,
+            "getBlockLocations" => get_block_locations,
+            "getContentSummary" => get_content_summary,
+            "getFsStats" => get_fs_stats,
+            "getDatanodeReport" => get_datanode_report,
+            "getPreferredBlockSize" => get_preferred_block_size,
+            "mkdirs" => mkdirs,
+            "create" => create,
+            "append" => append,
+            "addBlock" => add_block,
+            "abandonBlock" => abandon_block,
+            "getAdditionalDatanode" => get_additional_datanode,
+            "complete" => complete,
+            "fsync" => fsync,
+            "rename" => rename,
+            "rename2" => rename2,
+            "delete" => delete,
+            "setReplication" => set_replication,
+            "setPermission" => set_permission,
+            "setOwner" => set_owner,
+            "setTimes" => set_times,
+            "renewLease" => renew_lease,
+            "recoverLease" => recover_lease,
+            "updateBlockForPipeline" => update_block_for_pipeline,
+            "updatePipeline" => update_pipeline,
+            "reportBadBlocks" => report_bad_blocks,
+            "concat" => concat,
+            "truncate" => truncate,
+            "setSafeMode" => set_safe_mode,
+            "msync" => msync,
+        )
+        .build()
     }
 
     pub fn namenode(&self) -> &Arc<NameNode> {

@@ -6,11 +6,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use ferrodfs_ipc::server::{Service, ServiceBuilder};
 use ferrodfs_proto::hdfs::datanode::*;
 use ferrodfs_proto::hdfs::{
     nnha_status_heartbeat_proto, NamespaceInfoProto, NnhaStatusHeartbeatProto, StorageInfoProto,
     VersionRequestProto, VersionResponseProto,
 };
+use ferrodfs_proto::protocol::DATANODE_PROTOCOL;
 
 use super::block_list;
 use super::convert::{self, io_exception, remote};
@@ -39,6 +41,21 @@ impl DatanodeProtocolHandler {
             nn,
             next_report_lease: AtomicU64::new(1),
         }
+    }
+
+    /// The RPC service: every method of this handler under Hadoop's method names.
+    pub fn service(self: Arc<Self>) -> Service {
+        super::register!(ServiceBuilder::new(DATANODE_PROTOCOL), self;
+            "versionRequest" => version_request,
+            "registerDatanode" => register_datanode,
+            "sendHeartbeat" => send_heartbeat,
+            "blockReport" => block_report,
+            "blockReceivedAndDeleted" => block_received_and_deleted,
+            "reportBadBlocks" => report_bad_blocks,
+            "commitBlockSynchronization" => commit_block_synchronization,
+            "errorReport" => error_report,
+        )
+        .build()
     }
 
     fn storage_info(&self) -> StorageInfoProto {

@@ -56,3 +56,25 @@ impl CallInfo {
             .unwrap_or_default()
     }
 }
+
+impl From<&ferrodfs_ipc::server::CallContext> for CallInfo {
+    fn from(ctx: &ferrodfs_ipc::server::CallContext) -> CallInfo {
+        CallInfo::new(ctx.user.clone(), Some(ctx.remote_addr))
+    }
+}
+
+/// Registers handler methods on a [`ferrodfs_ipc::server::ServiceBuilder`]:
+/// `register!(builder, handler; "rpcName" => method, ...)`.
+macro_rules! register {
+    ($builder:expr, $handler:expr; $($name:literal => $method:ident),* $(,)?) => {{
+        let mut b = $builder;
+        $(
+            let h = ::std::sync::Arc::clone(&$handler);
+            b = b.method($name, move |ctx: &::ferrodfs_ipc::server::CallContext, req| {
+                h.$method(&$crate::rpc::CallInfo::from(ctx), req)
+            });
+        )*
+        b
+    }};
+}
+pub(crate) use register;
