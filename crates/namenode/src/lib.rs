@@ -50,6 +50,8 @@ pub mod lease;
 pub mod namenode;
 pub mod namespace;
 pub mod namesystem;
+pub mod rpc;
+pub mod server;
 pub mod storage;
 
 pub use config::NameNodeConfig;

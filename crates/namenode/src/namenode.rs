@@ -266,6 +266,22 @@ impl NameNode {
         self.mutate(|fs| fs.update_pipeline(caller, old, new, new_nodes, new_storage_ids))
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_additional_datanode(
+        &self,
+        caller: &Caller,
+        path: &str,
+        file_id: Option<InodeId>,
+        block: &ExtendedBlock,
+        existing: &[String],
+        excluded: &[String],
+        count: usize,
+    ) -> Result<LocatedBlock> {
+        self.mutate(|fs| {
+            fs.get_additional_datanode(caller, path, file_id, block, existing, excluded, count)
+        })
+    }
+
     pub fn rename(&self, caller: &Caller, src: &str, dst: &str) -> Result<bool> {
         self.mutate(|fs| fs.rename(caller, src, dst))
     }

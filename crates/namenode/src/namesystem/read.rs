@@ -142,23 +142,24 @@ impl FsNamesystem {
     }
 
     /// getListing: up to `ls_limit` entries after the local name `start_after` (byte-wise
-    /// order). `None` if the path does not exist; a file lists as itself.
+    /// order). `None` if the path does not exist; a file lists as itself (empty name).
     pub fn get_listing(
         &self,
         caller: &Caller,
         path: &str,
         start_after: &[u8],
     ) -> Result<Option<DirectoryListing>> {
-        let (comps, r) = self.resolve(path)?;
+        let (_, r) = self.resolve(path)?;
         self.check_traverse(caller, &r)?;
         let Some(ix) = r.last() else {
             return Ok(None);
         };
         let inode = self.ns.inode(ix)?;
         if !inode.is_dir() {
-            let name = comps.last().cloned().unwrap_or_default();
+            // Hadoop lists a file as itself with an empty local name: clients resolve
+            // an entry as `listed path + local name`.
             return Ok(Some(DirectoryListing {
-                entries: vec![self.status(ix, name)?],
+                entries: vec![self.status(ix, Vec::new())?],
                 remaining: 0,
             }));
         }

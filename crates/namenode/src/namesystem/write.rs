@@ -576,6 +576,56 @@ impl FsNamesystem {
         Ok(())
     }
 
+    /// getAdditionalDatanode: extra live nodes for a pipeline that lost one. The answer
+    /// lists the `existing` nodes (uuids, in the order given) followed by up to `count`
+    /// new ones that are neither existing nor `excluded` (as Hadoop's
+    /// `chooseTarget4AdditionalDatanode` with `returnChosenNodes`); the client finds the
+    /// new node by comparing with its pipeline.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_additional_datanode(
+        &mut self,
+        caller: &Caller,
+        path: &str,
+        file_id: Option<InodeId>,
+        block: &ExtendedBlock,
+        existing: &[String],
+        excluded: &[String],
+        count: usize,
+    ) -> Result<LocatedBlock> {
+        self.check_not_safe_mode("get additional datanode")?;
+        let ix = self.check_lease(caller, path, file_id)?;
+        let block_size = self
+            .ns
+            .inode(ix)?
+            .file()
+            .map_or(self.config.block_size, |f| f.block_size());
+        let existing_nodes: Vec<u32> = existing
+            .iter()
+            .filter_map(|uuid| self.dns.index_of(uuid))
+            .collect();
+        let chosen = self.dns.choose_targets(&PlacementRequest {
+            count,
+            writer_ip: Some(caller.client_machine.as_str()),
+            excluded,
+            favored: &[],
+            existing: &existing_nodes,
+            block_size,
+        });
+        let mut locations = Vec::with_capacity(existing_nodes.len() + chosen.len());
+        for &n in existing_nodes.iter().chain(&chosen) {
+            let s = self.dns.default_storage(n);
+            if let Some(info) = self.dns.storage_info(s) {
+                locations.push(info);
+            }
+        }
+        Ok(LocatedBlock {
+            block: block.clone(),
+            offset: 0,
+            locations,
+            corrupt: false,
+        })
+    }
+
     /// The open file owning `block`, checked to be leased by the caller.
     fn uc_file_of(&self, caller: &Caller, block: &ExtendedBlock) -> Result<u32> {
         let info = self.blocks.get(block.block_id).ok_or(Error::InvalidBlock {

@@ -1,0 +1,385 @@
+//! [`NameNodeServer`]: a [`NameNode`] on the wire — the name directory opened, the RPC
+//! server serving ClientProtocol and DatanodeProtocol, and the monitors running as
+//! delayed messages on a looper thread named "NameNode Monitor".
+//!
+//! ```no_run
+//! use ferrodfs_namenode::server::{NameNodeServer, NameNodeServerConfig};
+//! use ferrodfs_namenode::{NameNode, NameNodeConfig};
+//!
+//! let mut config = NameNodeServerConfig::default();
+//! config.namenode = NameNodeConfig { name_dir: "/tmp/nn".into(), ..NameNodeConfig::default() };
+//! config.rpc_addr = "127.0.0.1:0".parse()?;
+//! NameNode::format(&config.namenode, None)?;
+//! let server = NameNodeServer::start(config)?;
+//! println!("serving on {}", server.rpc_addr());
+//! server.shutdown()?; // final checkpoint
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Monitors (each reschedules itself after running):
+//!
+//! | monitor | every | Hadoop's |
+//! |---|---|---|
+//! | lease | `lease_check_interval` (2 s) | `LeaseManager.Monitor`, `dfs.namenode.lease-recheck-interval-ms` |
+//! | heartbeat expiry | `min(recheck interval, 5 s)` | `HeartbeatManager.Monitor` |
+//! | redundancy | `redundancy_interval` (3 s) | `RedundancyMonitor`, `dfs.namenode.redundancy.interval.seconds` |
+//! | safe mode | 1 s | `SafeModeMonitor` |
+//! | checkpoint | `checkpoint_check_interval` (60 s) | `dfs.namenode.checkpoint.check.period` |
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ferrodfs_conf::{keys, Configuration};
+use ferrodfs_ipc::server::Server;
+use ferrodfs_looper::{Handler, Looper};
+
+use crate::config::NameNodeConfig;
+use crate::error::{Error, Result};
+use crate::rpc::{ClientProtocolHandler, DatanodeProtocolHandler, ServerDefaults};
+use crate::NameNode;
+
+/// `dfs.namenode.handler.count` default.
+pub const HANDLER_COUNT_DEFAULT: usize = 10;
+/// `ipc.server.read.threadpool.size`.
+pub const READERS_KEY: &str = "ipc.server.read.threadpool.size";
+pub const READERS_DEFAULT: usize = 1;
+/// `dfs.namenode.lease-recheck-interval-ms` (default 2 s).
+pub const LEASE_RECHECK_KEY: &str = "dfs.namenode.lease-recheck-interval-ms";
+pub const LEASE_RECHECK_DEFAULT: Duration = Duration::from_secs(2);
+/// `dfs.namenode.redundancy.interval.seconds` default.
+pub const REDUNDANCY_INTERVAL_DEFAULT: Duration = Duration::from_secs(3);
+/// `dfs.namenode.replication.work.multiplier.per.iteration` (default 2): blocks scheduled
+/// per redundancy round = live DataNodes × this.
+pub const WORK_MULTIPLIER_KEY: &str = "dfs.namenode.replication.work.multiplier.per.iteration";
+pub const WORK_MULTIPLIER_DEFAULT: usize = 2;
+/// `dfs.namenode.checkpoint.check.period` (default 60 s).
+pub const CHECKPOINT_CHECK_KEY: &str = "dfs.namenode.checkpoint.check.period";
+pub const CHECKPOINT_CHECK_DEFAULT: Duration = Duration::from_secs(60);
+/// How often the safe-mode monitor looks (Hadoop's `SafeModeMonitor` recheck, 1 s).
+pub const SAFE_MODE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Upper bound of the heartbeat-expiry check period (Hadoop's monitor wakes every 5 s).
+pub const HEARTBEAT_CHECK_MAX: Duration = Duration::from_secs(5);
+/// Shortest period of any monitor (keeps a misconfiguration from spinning).
+pub const MONITOR_MIN_PERIOD: Duration = Duration::from_millis(10);
+
+/// Everything a [`NameNodeServer`] is configured by.
+#[derive(Debug, Clone)]
+pub struct NameNodeServerConfig {
+    pub namenode: NameNodeConfig,
+    /// `dfs.namenode.rpc-address` (port 0: any free port).
+    pub rpc_addr: SocketAddr,
+    /// `dfs.namenode.handler.count`.
+    pub handlers: usize,
+    /// `ipc.server.read.threadpool.size`.
+    pub readers: usize,
+    pub defaults: ServerDefaults,
+    pub lease_check_interval: Duration,
+    pub redundancy_interval: Duration,
+    pub work_multiplier: usize,
+    pub checkpoint_check_interval: Duration,
+}
+
+impl Default for NameNodeServerConfig {
+    fn default() -> Self {
+        let namenode = NameNodeConfig::default();
+        NameNodeServerConfig {
+            defaults: ServerDefaults::new(&namenode),
+            namenode,
+            rpc_addr: SocketAddr::from(([0, 0, 0, 0], keys::DFS_NAMENODE_RPC_PORT_DEFAULT)),
+            handlers: HANDLER_COUNT_DEFAULT,
+            readers: READERS_DEFAULT,
+            lease_check_interval: LEASE_RECHECK_DEFAULT,
+            redundancy_interval: REDUNDANCY_INTERVAL_DEFAULT,
+            work_multiplier: WORK_MULTIPLIER_DEFAULT,
+            checkpoint_check_interval: CHECKPOINT_CHECK_DEFAULT,
+        }
+    }
+}
+
+/// A configuration value that does not parse or resolve.
+fn conf_error(e: impl std::fmt::Display) -> Error {
+    Error::IllegalArgument {
+        message: e.to_string(),
+    }
+}
+
+impl NameNodeServerConfig {
+    /// Reads Hadoop's keys from a loaded [`Configuration`]; unknown keys are ignored.
+    pub fn from_conf(conf: &Configuration) -> Result<NameNodeServerConfig> {
+        let lookup = |k: &str| conf.get(k).ok().flatten();
+        let mut nn = NameNodeConfig::from_lookup(lookup);
+        // Durations through Hadoop's parser (`3s`, `500ms`, bare numbers in the key's unit).
+        let dur =
+            |key: &str, default: Duration| conf.get_duration(key, default).map_err(conf_error);
+        nn.heartbeat_interval = dur(keys::DFS_HEARTBEAT_INTERVAL, nn.heartbeat_interval)?;
+        nn.heartbeat_recheck_interval = dur(
+            keys::DFS_NAMENODE_HEARTBEAT_RECHECK_INTERVAL,
+            nn.heartbeat_recheck_interval,
+        )?;
+        nn.safemode_extension = dur(keys::DFS_NAMENODE_SAFEMODE_EXTENSION, nn.safemode_extension)?;
+        nn.checkpoint_period = dur(keys::DFS_NAMENODE_CHECKPOINT_PERIOD, nn.checkpoint_period)?;
+        let rpc = conf
+            .namenode_rpc_address()
+            .map_err(conf_error)?
+            .map_or_else(
+                || format!("0.0.0.0:{}", keys::DFS_NAMENODE_RPC_PORT_DEFAULT),
+                |hp| format!("{}:{}", hp.host, hp.port),
+            );
+        let rpc_addr = rpc
+            .to_socket_addrs()
+            .map_err(|e| conf_error(format!("{}: {rpc}: {e}", keys::DFS_NAMENODE_RPC_ADDRESS)))?
+            .next()
+            .ok_or_else(|| conf_error(format!("{rpc} resolves to no address")))?;
+        let count = |key: &str, default: usize| {
+            conf.get_u64(key, default as u64)
+                .map(|n| usize::try_from(n).unwrap_or(default).max(1))
+                .map_err(conf_error)
+        };
+        Ok(NameNodeServerConfig {
+            defaults: ServerDefaults::from_lookup(&nn, lookup),
+            rpc_addr,
+            handlers: count(keys::DFS_NAMENODE_HANDLER_COUNT, HANDLER_COUNT_DEFAULT)?,
+            readers: count(READERS_KEY, READERS_DEFAULT)?,
+            lease_check_interval: conf
+                .get_duration_in(
+                    LEASE_RECHECK_KEY,
+                    LEASE_RECHECK_DEFAULT,
+                    ferrodfs_conf::TimeUnit::Milliseconds,
+                )
+                .map_err(conf_error)?,
+            redundancy_interval: dur(
+                keys::DFS_NAMENODE_REDUNDANCY_INTERVAL,
+                REDUNDANCY_INTERVAL_DEFAULT,
+            )?,
+            work_multiplier: count(WORK_MULTIPLIER_KEY, WORK_MULTIPLIER_DEFAULT)?,
+            checkpoint_check_interval: conf
+                .get_duration_in(
+                    CHECKPOINT_CHECK_KEY,
+                    CHECKPOINT_CHECK_DEFAULT,
+                    ferrodfs_conf::TimeUnit::Seconds,
+                )
+                .map_err(conf_error)?,
+            namenode: nn,
+        })
+    }
+
+    /// A configuration for tests: the name dir given, an OS-chosen loopback port, the
+    /// given user as superuser, no minimum block size, no safe-mode extension, 4 handlers.
+    pub fn for_test(name_dir: &std::path::Path, superuser: &str) -> NameNodeServerConfig {
+        let namenode = NameNodeConfig {
+            name_dir: name_dir.to_owned(),
+            superuser: superuser.to_owned(),
+            min_block_size: 0,
+            safemode_extension: Duration::ZERO,
+            ..NameNodeConfig::default()
+        };
+        NameNodeServerConfig {
+            defaults: ServerDefaults::new(&namenode),
+            namenode,
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            handlers: 4,
+            ..NameNodeServerConfig::default()
+        }
+    }
+}
+
+/// A running NameNode: RPC server + monitor thread around a shared [`NameNode`].
+#[derive(Debug)]
+pub struct NameNodeServer {
+    nn: Arc<NameNode>,
+    rpc: Option<Server>,
+    monitor: Option<(Handler, JoinHandle<()>)>,
+    rpc_addr: SocketAddr,
+}
+
+impl NameNodeServer {
+    /// Opens the (formatted) name directory, starts the monitors and the RPC server.
+    pub fn start(config: NameNodeServerConfig) -> Result<NameNodeServer> {
+        let t0 = Instant::now();
+        let nn = Arc::new(NameNode::open(config.namenode.clone())?);
+        let client = Arc::new(ClientProtocolHandler::new(
+            Arc::clone(&nn),
+            config.defaults.clone(),
+        ));
+        let datanode = Arc::new(DatanodeProtocolHandler::new(Arc::clone(&nn)));
+        let monitor = start_monitor(Arc::clone(&nn), &config)?;
+        let rpc = Server::builder()
+            .bind(config.rpc_addr)
+            .readers(config.readers)
+            .handlers(config.handlers)
+            .service(client.service())
+            .service(datanode.service())
+            .start();
+        let rpc = match rpc {
+            Ok(rpc) => rpc,
+            Err(e) => {
+                stop_monitor(monitor);
+                return Err(Error::Io {
+                    path: format!("rpc address {}", config.rpc_addr).into(),
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        };
+        let rpc_addr = rpc.local_addr();
+        tracing::info!(
+            %rpc_addr,
+            name_dir = %config.namenode.name_dir.display(),
+            handlers = config.handlers,
+            startup_ms = t0.elapsed().as_millis() as u64,
+            "NameNode started"
+        );
+        Ok(NameNodeServer {
+            nn,
+            rpc: Some(rpc),
+            monitor: Some(monitor),
+            rpc_addr,
+        })
+    }
+
+    /// The address the RPC server listens on.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc_addr
+    }
+
+    pub fn namenode(&self) -> &Arc<NameNode> {
+        &self.nn
+    }
+
+    /// Stops the RPC server and the monitors, then writes a checkpoint and finalizes the
+    /// edit segment (when no one else holds the [`NameNode`]; otherwise only checkpoints).
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop_threads();
+        let nn = Arc::clone(&self.nn);
+        drop(self);
+        let res = match Arc::try_unwrap(nn) {
+            Ok(nn) => nn.shutdown(),
+            Err(shared) => shared.checkpoint().map(|_| ()),
+        };
+        tracing::info!("NameNode stopped");
+        res
+    }
+
+    fn stop_threads(&mut self) {
+        if let Some(rpc) = self.rpc.take() {
+            rpc.shutdown();
+        }
+        if let Some(m) = self.monitor.take() {
+            stop_monitor(m);
+        }
+    }
+}
+
+/// Dropping without [`NameNodeServer::shutdown`] stops the threads but writes no
+/// checkpoint (every acknowledged change is in the edit log already).
+impl Drop for NameNodeServer {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+type Task = Arc<dyn Fn(&NameNode) + Send + Sync>;
+
+/// Runs `task` now + `every`, then again `every` after each run.
+fn schedule(handler: Handler, nn: Arc<NameNode>, every: Duration, task: Task) {
+    let every = every.max(MONITOR_MIN_PERIOD);
+    let h = handler.clone();
+    handler.post_delayed(
+        move || {
+            task(&nn);
+            schedule(h, nn, every, task);
+        },
+        every,
+    );
+}
+
+fn start_monitor(
+    nn: Arc<NameNode>,
+    config: &NameNodeServerConfig,
+) -> Result<(Handler, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("NameNode Monitor".into())
+        .spawn(move || {
+            let looper = match Looper::prepare() {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(looper.handler()));
+            if let Err(e) = looper.run() {
+                tracing::error!(error = %e, "NameNode monitor looper failed");
+            }
+        })
+        .map_err(|e| Error::io("NameNode Monitor thread", e))?;
+    let handler = rx
+        .recv()
+        .map_err(|_| conf_error("the monitor thread exited before starting"))?
+        .map_err(conf_error)?;
+
+    let hb_every = config
+        .namenode
+        .heartbeat_recheck_interval
+        .min(HEARTBEAT_CHECK_MAX);
+    let multiplier = config.work_multiplier;
+    let tasks: [(Duration, Task); 5] = [
+        (
+            config.lease_check_interval,
+            Arc::new(|nn: &NameNode| match nn.check_leases(Instant::now()) {
+                Ok(paths) if !paths.is_empty() => {
+                    tracing::info!(?paths, "lease monitor: recovering files")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "lease monitor"),
+            }),
+        ),
+        (
+            hb_every,
+            Arc::new(|nn: &NameNode| {
+                let dead = nn.check_heartbeats(Instant::now());
+                if !dead.is_empty() {
+                    tracing::warn!(?dead, "datanodes declared dead");
+                }
+            }),
+        ),
+        (
+            config.redundancy_interval,
+            Arc::new(move |nn: &NameNode| {
+                let live = nn.with_namesystem(|fs| fs.datanodes().live_count());
+                if live > 0 {
+                    nn.compute_replication_work(live * multiplier, Instant::now());
+                }
+            }),
+        ),
+        (
+            SAFE_MODE_CHECK_INTERVAL,
+            Arc::new(|nn: &NameNode| {
+                if nn.in_safe_mode() {
+                    nn.check_safe_mode(Instant::now());
+                }
+            }),
+        ),
+        (
+            config.checkpoint_check_interval,
+            Arc::new(|nn: &NameNode| {
+                if let Err(e) = nn.maybe_checkpoint(Instant::now()) {
+                    tracing::error!(error = %e, "checkpoint failed");
+                }
+            }),
+        ),
+    ];
+    for (every, task) in tasks {
+        schedule(handler.clone(), Arc::clone(&nn), every, task);
+    }
+    Ok((handler, thread))
+}
+
+fn stop_monitor((handler, thread): (Handler, JoinHandle<()>)) {
+    handler.quit();
+    if thread.join().is_err() {
+        tracing::error!("the NameNode monitor thread panicked");
+    }
+}
