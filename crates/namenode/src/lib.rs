@@ -40,6 +40,7 @@
 //!   corruption (see docs/design/editlog.md); no offline edit-log repair tool.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod blocks;
 pub mod config;
 pub mod datanodes;

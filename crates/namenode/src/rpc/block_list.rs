@@ -155,7 +155,10 @@ mod tests {
             rb(1 << 30 | 2, 0, 1002, false),
             rb(u64::MAX - 5, 7, 3, true),
         ];
-        assert_eq!(decode_buffers(n, std::slice::from_ref(&bytes)).unwrap(), want);
+        assert_eq!(
+            decode_buffers(n, std::slice::from_ref(&bytes)).unwrap(),
+            want
+        );
         // Hadoop cuts the buffer into 64 KiB chunks with no regard for varints.
         let (a, b) = bytes.split_at(5);
         let report = StorageBlockReportProto {
