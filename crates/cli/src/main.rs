@@ -2,6 +2,8 @@
 //! logic lives in the crates.
 #![forbid(unsafe_code)]
 
+mod namenode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -19,6 +21,35 @@ struct Cli {
 enum Command {
     /// Run the looper demo: timed messages, a sync barrier and an fd watch on one thread.
     Demo,
+    /// Run the NameNode (`-format` to format its name directory and exit), like
+    /// `hdfs namenode`: generic options -D key=value, -conf file, -fs uri.
+    #[command(disable_help_flag = true)]
+    Namenode {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// NameNode RPC throughput (NNThroughputBenchmark-style) on an in-process NameNode.
+    Nn {
+        /// create | mkdirs | getFileInfo | rename | delete
+        #[arg(long, default_value = "create")]
+        op: String,
+        #[arg(long, default_value_t = 16)]
+        threads: usize,
+        #[arg(long, default_value_t = 20000)]
+        ops: usize,
+        /// Name directory (a temporary one if not given).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,7 +63,38 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo => looper_demo(),
+        Command::Namenode { args } => namenode::run(args),
+        Command::Bench {
+            bench:
+                Bench::Nn {
+                    op,
+                    threads,
+                    ops,
+                    dir,
+                },
+        } => bench_nn(&op, threads, ops, dir),
     }
+}
+
+fn bench_nn(
+    op: &str,
+    threads: usize,
+    ops: usize,
+    dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use ferrodfs_namenode::bench::{self, BenchOp};
+    let op: BenchOp = op.parse()?;
+    let tmp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_owned()
+        }
+    };
+    let report = bench::run(&dir, op, threads, ops)?;
+    println!("{report}");
+    Ok(())
 }
 
 /// A short tour of the looper on this thread: timed messages, a sync barrier passed by an

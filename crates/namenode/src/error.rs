@@ -125,7 +125,12 @@ pub enum ErrorKind {
     Io,
 }
 
-/// The one table mapping [`ErrorKind`]s to Hadoop's Java exception class names.
+/// The one table mapping [`ErrorKind`]s to Hadoop's Java exception class names (each
+/// checked against the package of the class in Hadoop 3.3's sources: `InvalidPathException`
+/// and `ParentNotDirectoryException` live in `org.apache.hadoop.fs`, `SafeModeException`,
+/// `LeaseExpiredException` and `NotReplicatedYetException` in
+/// `org.apache.hadoop.hdfs.server.namenode`, `UnregisteredNodeException` and
+/// `RecoveryInProgressException` in `org.apache.hadoop.hdfs.protocol`).
 pub const EXCEPTION_CLASSES: &[(ErrorKind, &str)] = &[
     (ErrorKind::FileNotFound, "java.io.FileNotFoundException"),
     (

@@ -1,6 +1,8 @@
-//! The ferrodfs NameNode as a library: namespace, blocks, DataNodes, leases, edit log and
-//! checkpoint image, with no RPC. A service layer maps `ClientNamenodeProtocol` and
-//! `DatanodeProtocol` calls onto [`NameNode`]'s methods.
+//! The ferrodfs NameNode: namespace, blocks, DataNodes, leases, edit log and checkpoint
+//! image ([`NameNode`], a library with no RPC), and the same on the wire:
+//! [`rpc`] maps Hadoop's `ClientNamenodeProtocol` and `DatanodeProtocol` onto
+//! [`NameNode`]'s methods, and [`server::NameNodeServer`] runs them on the ipc server with
+//! the monitors on a looper thread (what `ferrodfs namenode` runs).
 //!
 //! ```
 //! use ferrodfs_namenode::{NameNode, NameNodeConfig};
@@ -20,8 +22,21 @@
 //! Layout: [`namespace`] (inode tree, paths, permissions), [`blocks`] (block map,
 //! redundancy queues), [`datanodes`] (registry, placement, commands), [`lease`],
 //! [`editlog`] (records, segments, group commit), [`image`], [`storage`] (name dir),
-//! [`namesystem`] (the operations with Hadoop's semantics) and [`NameNode`] (locking and
-//! durability around them).
+//! [`namesystem`] (the operations with Hadoop's semantics), [`NameNode`] (locking and
+//! durability around them), [`rpc`] (protocol handlers), [`server`] (RPC server +
+//! monitors) and [`bench`](mod@bench) (NNThroughputBenchmark-style RPC throughput).
+//!
+//! ```no_run
+//! use ferrodfs_namenode::server::{NameNodeServer, NameNodeServerConfig};
+//! use ferrodfs_namenode::NameNode;
+//!
+//! let config = NameNodeServerConfig::for_test("/tmp/nn".as_ref(), "hdfs");
+//! NameNode::format(&config.namenode, None)?;
+//! let server = NameNodeServer::start(config)?;
+//! println!("hdfs://{}", server.rpc_addr());
+//! server.shutdown()?;
+//! # Ok::<(), ferrodfs_namenode::Error>(())
+//! ```
 //!
 //! Thread-safety: [`NameNode`] is `Send + Sync`; one `RwLock` guards the
 //! [`namesystem::FsNamesystem`], and edits are group-committed after the lock is released.
@@ -32,7 +47,20 @@
 //! - per-storage block lists: a full block report and dead-node expiry scan all blocks;
 //! - excess (over-replicated) replicas are not deleted; no rack awareness;
 //! - access times are not updated on reads (`dfs.namenode.accesstime.precision`);
-//! - getAdditionalDatanode, quotas, snapshots, ACLs, xattrs, symlinks, storage policies;
+//! - quotas, snapshots, ACLs, xattrs, symlinks, storage policies, encryption zones,
+//!   erasure coding, delegation tokens: their ClientProtocol methods answer
+//!   `RpcNoSuchMethodException` (also getStoragePolicy, getDatanodeStorageReport,
+//!   listOpenFiles, getSnapshottableDirListing ...);
+//! - RPC: no retry cache (a retried non-idempotent call, e.g. a create whose reply was
+//!   lost, is executed again); no per-call audit log; block tokens are always empty
+//!   (security off); the caller's groups come from the local account files only;
+//! - DatanodeProtocol: `errorReport` only logs (a fatal disk error does not remove the
+//!   node); block-report leases are granted to every asker; no FinalizeCommand or
+//!   KeyUpdateCommand; `cacheReport` and `sendLifeline` are not served;
+//! - getFsStats reports a capacity of 1 byte when no DataNode reported any (clients divide
+//!   by it);
+//! - the server does not verify that a DataNode's address in a registration resolves
+//!   (`dfs.namenode.datanode.registration.ip-hostname-check`), it takes the peer's IP;
 //! - addBlock does not throw NotReplicatedYetException for an under-replicated
 //!   penultimate block (it is lenient, clients need no retry);
 //! - no `in_use.lock` on the name directory; one name directory only;
@@ -40,6 +68,7 @@
 //!   corruption (see docs/design/editlog.md); no offline edit-log repair tool.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod blocks;
 pub mod config;
 pub mod datanodes;

@@ -127,10 +127,16 @@ impl NameNodeServerConfig {
                 || format!("0.0.0.0:{}", keys::DFS_NAMENODE_RPC_PORT_DEFAULT),
                 |hp| format!("{}:{}", hp.host, hp.port),
             );
-        let rpc_addr = rpc
+        let addrs: Vec<SocketAddr> = rpc
             .to_socket_addrs()
             .map_err(|e| conf_error(format!("{}: {rpc}: {e}", keys::DFS_NAMENODE_RPC_ADDRESS)))?
-            .next()
+            .collect();
+        // Prefer IPv4 (`localhost` may resolve to ::1 first; clients dial 127.0.0.1).
+        let rpc_addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
             .ok_or_else(|| conf_error(format!("{rpc} resolves to no address")))?;
         let count = |key: &str, default: usize| {
             conf.get_u64(key, default as u64)
@@ -381,5 +387,106 @@ fn stop_monitor((handler, thread): (Handler, JoinHandle<()>)) {
     handler.quit();
     if thread.join().is_err() {
         tracing::error!("the NameNode monitor thread panicked");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrodfs_conf::GenericOptions;
+
+    fn conf(args: &[&str]) -> Configuration {
+        let opts = GenericOptions::parse(args.iter().map(|s| s.to_string())).unwrap();
+        let mut c = Configuration::new();
+        opts.apply(&mut c).unwrap();
+        c
+    }
+
+    #[test]
+    fn config_from_hadoop_keys() {
+        let c = NameNodeServerConfig::from_conf(&conf(&[
+            "-D",
+            "dfs.namenode.name.dir=file:///data/nn",
+            "-D",
+            "dfs.namenode.rpc-address=localhost:9000",
+            "-D",
+            "dfs.namenode.handler.count=7",
+            "-D",
+            "dfs.heartbeat.interval=1s",
+            "-D",
+            "dfs.namenode.heartbeat.recheck-interval=500",
+            "-D",
+            "dfs.namenode.redundancy.interval.seconds=1",
+            "-D",
+            "dfs.namenode.lease-recheck-interval-ms=100",
+            "-D",
+            "dfs.bytes-per-checksum=1024",
+            "-D",
+            "no.such.key=whatever",
+        ]))
+        .unwrap();
+        assert_eq!(c.namenode.name_dir, std::path::PathBuf::from("/data/nn"));
+        assert_eq!(c.rpc_addr, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.handlers, 7);
+        assert_eq!(c.namenode.heartbeat_interval, Duration::from_secs(1));
+        assert_eq!(
+            c.namenode.heartbeat_recheck_interval,
+            Duration::from_millis(500)
+        );
+        assert_eq!(c.redundancy_interval, Duration::from_secs(1));
+        assert_eq!(c.lease_check_interval, Duration::from_millis(100));
+        assert_eq!(c.defaults.bytes_per_checksum, 1024);
+        // fs.defaultFS names the address when rpc-address is unset.
+        let c = NameNodeServerConfig::from_conf(&conf(&["-fs", "hdfs://127.0.0.1:9123"])).unwrap();
+        assert_eq!(c.rpc_addr.port(), 9123);
+        assert_eq!(c.handlers, HANDLER_COUNT_DEFAULT);
+    }
+
+    #[test]
+    fn monitors_run_and_shutdown_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = NameNodeServerConfig::for_test(dir.path(), "hdfs");
+        config.namenode.lease_soft_limit = Duration::from_millis(10);
+        config.namenode.lease_hard_limit = Duration::from_millis(50);
+        config.lease_check_interval = Duration::from_millis(20);
+        NameNode::format(&config.namenode, None).unwrap();
+        let server = NameNodeServer::start(config).unwrap();
+        let nn = Arc::clone(server.namenode());
+        let me = crate::namespace::Caller::user("hdfs");
+        nn.create(
+            &me,
+            "/open",
+            crate::namespace::FsPermission(0o644),
+            crate::namesystem::CreateFlags(1),
+            true,
+            1,
+            1024,
+        )
+        .unwrap();
+        // The lease monitor closes the abandoned (empty) file after the hard limit.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while nn
+            .get_file_info(&me, "/open")
+            .unwrap()
+            .is_some_and(|s| s.under_construction)
+        {
+            assert!(Instant::now() < deadline, "lease monitor did not run");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(nn);
+        let before = NameDirImages::count(dir.path());
+        server.shutdown().unwrap();
+        assert_eq!(NameDirImages::count(dir.path()), before + 1);
+    }
+
+    struct NameDirImages;
+    impl NameDirImages {
+        fn count(dir: &std::path::Path) -> usize {
+            crate::storage::NameDir::new(dir)
+                .list()
+                .unwrap()
+                .images
+                .len()
+        }
     }
 }

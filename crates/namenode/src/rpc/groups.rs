@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 /// `hadoop.security.groups.cache.secs` default (300 s).
@@ -19,7 +19,7 @@ pub struct GroupMapping {
     passwd: PathBuf,
     group: PathBuf,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    cache: RwLock<HashMap<String, (Instant, Vec<String>)>>,
 }
 
 impl Default for GroupMapping {
@@ -35,7 +35,7 @@ impl GroupMapping {
             passwd: passwd.into(),
             group: group.into(),
             ttl: GROUPS_CACHE_TTL,
-            cache: Mutex::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -43,7 +43,7 @@ impl GroupMapping {
     pub fn groups(&self, user: &str) -> Vec<String> {
         let now = Instant::now();
         {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
             if let Some((at, g)) = cache.get(user) {
                 if now.duration_since(*at) < self.ttl {
                     return g.clone();
@@ -53,7 +53,7 @@ impl GroupMapping {
         let passwd = std::fs::read_to_string(&self.passwd).unwrap_or_default();
         let group = std::fs::read_to_string(&self.group).unwrap_or_default();
         let g = lookup(&passwd, &group, user);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.insert(user.to_owned(), (now, g.clone()));
         g
     }
