@@ -1,7 +1,9 @@
 //! [`DataNode`]: storage and the data-transfer server, started and stopped
 //! together, so a minicluster can run several in one process.
 //!
-//! The NameNode actor (issue 5, item 3) is not here yet. Its seam:
+//! With [`DataNodeConfig::namenode`] set, the DataNode also runs a
+//! [`BpServiceActor`](crate::actor::BpServiceActor) that registers with the NameNode,
+//! heartbeats, reports blocks and carries out the NameNode's commands. The seam it uses:
 //! * it adds block pools after the handshake with
 //!   [`DataNode::dataset`]`().add_block_pool(..)` (until then no block can be
 //!   written: [`crate::Error::UnknownBlockPool`]);
@@ -19,6 +21,7 @@ use ferrodfs_conf::{keys, Configuration};
 use ferrodfs_proto::hdfs::op_write_block_proto::BlockConstructionStage as Stage;
 use ferrodfs_proto::hdfs::{DatanodeIdProto, DatanodeInfoProto};
 
+use crate::actor::{ActorConfig, BpServiceActor, CommandExecutor, DatanodeAddress, IbrQueue};
 use crate::events::{BlockEvent, BlockEventListener, NoEvents};
 use crate::storage::{DatasetConfig, ExtendedBlock, FsDataset};
 use crate::xceiver::{transfer, DataXceiverServer, XceiverConfig};
@@ -37,8 +40,16 @@ pub struct DataNodeConfig {
     pub xfer_bind: SocketAddr,
     /// Transfer server settings.
     pub xceiver: XceiverConfig,
-    /// Who hears of received and deleted blocks (the NameNode actor).
+    /// Who else hears of received and deleted blocks (the NameNode actor, when
+    /// [`DataNodeConfig::namenode`] is set, always does).
     pub events: Arc<dyn BlockEventListener>,
+    /// The NameNode to register with; `None` runs storage and the transfer server
+    /// alone.
+    pub namenode: Option<SocketAddr>,
+    /// `dfs.heartbeat.interval`.
+    pub heartbeat_interval: std::time::Duration,
+    /// `dfs.blockreport.intervalMsec`.
+    pub block_report_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for DataNodeConfig {
@@ -60,6 +71,9 @@ impl DataNodeConfig {
             xfer_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             xceiver: XceiverConfig::default(),
             events: Arc::new(NoEvents),
+            namenode: None,
+            heartbeat_interval: crate::actor::HEARTBEAT_INTERVAL_DEFAULT,
+            block_report_interval: crate::actor::BLOCK_REPORT_INTERVAL_DEFAULT,
         }
     }
 
@@ -80,11 +94,26 @@ impl DataNodeConfig {
             .ok_or(Error::InvalidRequest {
                 what: "dfs.datanode.address resolves to nothing",
             })?;
+        let namenode = match conf.namenode_rpc_address()? {
+            Some(hp) => std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
+                .ok()
+                .and_then(|mut a| a.next()),
+            None => None,
+        };
         Ok(DataNodeConfig {
             dataset: DatasetConfig::from_conf(conf)?,
             xfer_bind,
             xceiver: XceiverConfig::from_conf(conf)?,
             events: Arc::new(NoEvents),
+            namenode,
+            heartbeat_interval: conf.get_duration(
+                keys::DFS_HEARTBEAT_INTERVAL,
+                crate::actor::HEARTBEAT_INTERVAL_DEFAULT,
+            )?,
+            block_report_interval: conf.get_duration(
+                keys::DFS_BLOCKREPORT_INTERVAL_MSEC,
+                crate::actor::BLOCK_REPORT_INTERVAL_DEFAULT,
+            )?,
         })
     }
 }
@@ -94,16 +123,55 @@ impl DataNodeConfig {
 pub struct DataNode {
     ds: FsDataset,
     server: DataXceiverServer,
+    actor: Option<BpServiceActor>,
 }
 
 impl DataNode {
     /// Opens the data directories and starts the transfer server.
     pub fn start(config: DataNodeConfig) -> Result<DataNode> {
         let ds = FsDataset::open(config.dataset)?;
+        let queue = IbrQueue::new();
+        let events: Arc<dyn BlockEventListener> = match config.namenode {
+            Some(_) => Arc::new(Fanout(vec![config.events, Arc::new(queue.clone())])),
+            None => config.events,
+        };
         let server =
-            DataXceiverServer::start(ds.clone(), config.xceiver, config.events, config.xfer_bind)?;
+            DataXceiverServer::start(ds.clone(), config.xceiver, events, config.xfer_bind)?;
+        let actor = match config.namenode {
+            Some(nn) => {
+                let xfer = server.local_addr();
+                let mut actor_config = ActorConfig::new(
+                    nn,
+                    DatanodeAddress {
+                        ip: xfer.ip().to_string(),
+                        hostname: xfer.ip().to_string(),
+                        xfer_port: xfer.port(),
+                        info_port: 0,
+                        ipc_port: 0,
+                    },
+                );
+                actor_config.heartbeat_interval = config.heartbeat_interval;
+                actor_config.block_report_interval = config.block_report_interval;
+                let executor = Arc::new(Executor {
+                    ctx: Arc::clone(server.ctx()),
+                });
+                let actor = BpServiceActor::start(actor_config, ds.clone(), executor, queue)
+                    .map_err(|source| Error::Net {
+                        op: "start the NameNode actor",
+                        peer: nn.to_string(),
+                        source,
+                    })?;
+                Some(actor)
+            }
+            None => None,
+        };
         tracing::info!(uuid = ds.datanode_uuid(), addr = %server.local_addr(), "DataNode started");
-        Ok(DataNode { ds, server })
+        Ok(DataNode { ds, server, actor })
+    }
+
+    /// The NameNode actor, when the DataNode was started with a NameNode.
+    pub fn actor(&self) -> Option<&BpServiceActor> {
+        self.actor.as_ref()
     }
 
     /// The transfer address (`ip:xferPort`).
@@ -181,6 +249,80 @@ impl DataNode {
     /// Stops the transfer server (cutting open connections) and releases the
     /// data directories.
     pub fn shutdown(mut self) {
+        if let Some(actor) = self.actor.take() {
+            actor.shutdown();
+        }
         self.server.shutdown();
+    }
+}
+
+/// Sends every event to several listeners.
+struct Fanout(Vec<Arc<dyn BlockEventListener>>);
+
+impl BlockEventListener for Fanout {
+    fn on_block_event(&self, event: BlockEvent) {
+        for l in &self.0 {
+            l.on_block_event(event.clone());
+        }
+    }
+}
+
+/// Carries out the NameNode's data-moving commands on threads of their own.
+struct Executor {
+    ctx: Arc<crate::xceiver::Ctx>,
+}
+
+impl CommandExecutor for Executor {
+    fn transfer(
+        &self,
+        pool_id: &str,
+        block: &ferrodfs_proto::hdfs::BlockProto,
+        targets: &[DatanodeInfoProto],
+        target_storage_ids: &[String],
+        target_storage_types: &[ferrodfs_proto::hdfs::StorageTypeProto],
+    ) {
+        let ctx = Arc::clone(&self.ctx);
+        let block = ExtendedBlock::new(
+            pool_id,
+            block.block_id as i64,
+            block.gen_stamp,
+            block.num_bytes(),
+        );
+        let targets = targets.to_vec();
+        let ids = target_storage_ids.to_vec();
+        let types: Vec<i32> = target_storage_types.iter().map(|t| *t as i32).collect();
+        let spawned = std::thread::Builder::new()
+            .name(format!("DataTransfer blk_{}", block.block_id))
+            .spawn(move || {
+                let result = transfer::replica_for_transfer(&ctx, &block).and_then(|(b, stage)| {
+                    let stage = if stage == Stage::TransferFinalized {
+                        Stage::PipelineSetupCreate
+                    } else {
+                        stage
+                    };
+                    transfer::transfer_replica(&ctx, &b, &targets, &types, &ids, stage, "")
+                });
+                match result {
+                    Ok(()) => tracing::info!(
+                        block = block.block_id,
+                        "replicated to {} node(s)",
+                        targets.len()
+                    ),
+                    Err(e) => tracing::warn!(block = block.block_id, "replication failed: {e}"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a transfer thread: {e}");
+        }
+    }
+
+    fn recover(&self, block: &ferrodfs_proto::hdfs::RecoveringBlockProto) {
+        // TODO(issue 5): lease recovery as primary DataNode needs InterDatanodeProtocol
+        // (initReplicaRecovery / updateReplicaUnderRecovery on every replica's IPC
+        // port) and the DataNode IPC server; until then the command is logged.
+        tracing::warn!(
+            block = block.block.b.block_id,
+            "block recovery command received; DataNode block recovery is not implemented yet"
+        );
     }
 }

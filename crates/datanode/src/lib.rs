@@ -1,13 +1,41 @@
 //! The ferrodfs DataNode.
 //!
-//! Built so far: [`storage`], the block store (Hadoop's `FsDatasetImpl`):
-//! data directories with Hadoop's on-disk layout, replicas being written
-//! (`rbw/`) and finalized, restart recovery, pipeline and lease recovery,
-//! block reports and capacity. To come (issue 5): the data-transfer server
-//! (`DataXceiver`, `BlockReceiver`, `BlockSender`) and the NameNode actor
-//! (`BPServiceActor`), both built on [`storage::FsDataset`].
+//! * [`storage`]: the block store (Hadoop's `FsDatasetImpl`): data
+//!   directories with Hadoop's on-disk layout, replicas being written
+//!   (`rbw/`) and finalized, restart recovery, pipeline and lease recovery,
+//!   block reports and capacity (`docs/design/datanode-storage.md`).
+//! * [`xceiver`]: the data-transfer server (`DataXceiverServer`,
+//!   `BlockReceiver` + `PacketResponder`, `BlockSender`, BLOCK_CHECKSUM,
+//!   TRANSFER_BLOCK) on `dfs.datanode.address`
+//!   (`docs/design/datanode-xceiver.md`).
+//! * [`DataNode`]: both, started and stopped together
+//!   ([`DataNode::start`], [`DataNode::xfer_addr`], [`DataNode::shutdown`]);
+//!   several run in one process for the minicluster.
+//! * [`events`]: the seam for the NameNode actor (issue 5, item 3, not yet
+//!   written): [`BlockEvent`]s for incremental block reports through a
+//!   [`BlockEventListener`] in [`DataNodeConfig::events`]; the actor adds
+//!   block pools with `dataset().add_block_pool` and carries out commands
+//!   with [`DataNode::transfer_block`] and [`DataNode::invalidate`].
 //!
-//! # Example
+//! TODO(issue 5): the IPC server, the NameNode actor, block tokens/SASL on
+//! the transfer port, OOB acks and ECN, REPLACE_BLOCK/COPY_BLOCK,
+//! COMPOSITE_CRC (see the design doc's TODO list).
+//!
+//! Starting a DataNode:
+//!
+//! ```
+//! use ferrodfs_datanode::{storage::NamespaceInfo, DataNode, DataNodeConfig};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let dn = DataNode::start(DataNodeConfig::new(vec![dir.path().to_path_buf()])).unwrap();
+//! dn.dataset()
+//!     .add_block_pool(&NamespaceInfo::new("BP-1-127.0.0.1-1", 7, "CID-x"))
+//!     .unwrap();
+//! assert!(dn.xfer_addr().port() != 0);
+//! dn.shutdown();
+//! ```
+//!
+//! Using the block store directly:
 //!
 //! ```
 //! use ferrodfs_datanode::storage::{DatasetConfig, ExtendedBlock, FsDataset, NamespaceInfo};

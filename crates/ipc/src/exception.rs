@@ -134,7 +134,7 @@ const TABLE: &[(JavaException, &str)] = &[
     ),
     (
         JavaException::FatalRpcServerException,
-        "org.apache.hadoop.ipc.FatalRpcServerException",
+        "org.apache.hadoop.ipc.Server$FatalRpcServerException",
     ),
 ];
 

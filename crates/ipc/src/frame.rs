@@ -36,8 +36,9 @@ pub const CONNECTION_CONTEXT_CALL_ID: i32 = -3;
 pub const PING_CALL_ID: i32 = -4;
 /// Call id of SASL negotiation frames.
 pub const SASL_CALL_ID: i32 = -33;
-/// Call id used in a FATAL reply to a frame whose header could not be read.
-pub const INVALID_CALL_ID: i32 = -2;
+/// Call id used in a FATAL reply to a connection whose header could not be read
+/// (Hadoop's `Server` answers such frames with call id -1).
+pub const INVALID_CALL_ID: i32 = -1;
 /// Length of the client id clients send (a UUID).
 pub const CLIENT_ID_LEN: usize = 16;
 

@@ -14,10 +14,14 @@ use util::*;
 
 /// Starts a server with a well-behaved client already connected.
 fn setup() -> (Server, RawClient) {
+    setup_with_idle(Duration::from_secs(30))
+}
+
+fn setup_with_idle(idle: Duration) -> (Server, RawClient) {
     let server = builder()
         .handlers(2)
         .max_frame_len(64 * 1024)
-        .idle_timeout(Duration::from_millis(300))
+        .idle_timeout(idle)
         .start()
         .unwrap();
     let mut good = RawClient::connect(server.local_addr());
@@ -230,7 +234,7 @@ fn unknown_protocol_and_method_are_errors_not_fatal() {
 
 #[test]
 fn silent_client_is_closed_after_the_idle_timeout() {
-    let (server, good) = setup();
+    let (server, good) = setup_with_idle(Duration::from_millis(300));
     let start = Instant::now();
     let mut silent = TcpStream::connect(server.local_addr()).unwrap();
     let mut half = TcpStream::connect(server.local_addr()).unwrap();
@@ -248,7 +252,7 @@ fn silent_client_is_closed_after_the_idle_timeout() {
 
 #[test]
 fn busy_connection_is_not_idle() {
-    let (server, _good) = setup();
+    let (server, _good) = setup_with_idle(Duration::from_millis(300));
     let mut c = RawClient::connect(server.local_addr());
     // A call longer than the idle timeout keeps its connection.
     let r = c.call("sleep", b"600");

@@ -156,7 +156,8 @@ impl BlockSender {
             let zero_copy = self.transfer_to && !self.verify && !last_chunk_here;
             if zero_copy {
                 buf.extend_from_slice(&sums[..sums_len]);
-                write_all(out, &buf)?;
+                // MSG_MORE: the header joins the file data in full segments.
+                send_more(out, &buf)?;
                 send_file(out, &self.reader, pos, n)?;
             } else {
                 let mut data = vec![0u8; n];
@@ -206,6 +207,24 @@ impl BlockSender {
 
 fn write_all(mut out: &TcpStream, buf: &[u8]) -> Result<()> {
     out.write_all(buf).map_err(net_err("send packet", ""))
+}
+
+/// Writes `buf` with `MSG_MORE` (more data follows at once).
+fn send_more(out: &TcpStream, mut buf: &[u8]) -> Result<()> {
+    while !buf.is_empty() {
+        match rustix::net::send(out, buf, rustix::net::SendFlags::MORE) {
+            Ok(k) => buf = &buf[k..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                return Err(Error::Net {
+                    op: "send packet header",
+                    peer: String::new(),
+                    source: e.into(),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `sendfile` of `[pos, pos+n)` of the replica's data file into the socket.

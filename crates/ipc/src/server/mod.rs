@@ -16,10 +16,16 @@
 //! * Back-pressure instead of buffering: a full call queue or a connection whose client
 //!   does not read its answers (`max_pending_output`) stops the reading of that
 //!   connection's socket until there is room.
-//! * Bad input gets Hadoop's answer (FATAL or ERROR, see [`connection`](self) docs) and
+//! * Bad input gets Hadoop's answer (FATAL or ERROR, see the [`connection`] docs) and
 //!   only that connection is closed.
 //! * Simple auth only: auth byte 0, or SASL (0xDF) answered with `SUCCESS` to its
 //!   `NEGOTIATE`, as a Hadoop server with security off does.
+//!
+//! # Not yet (issue 3)
+//! Purging answers stuck on a connection whose client never reads (Hadoop: 15 min); a
+//! connection limit (`ipc.server.max.connections`); a retry cache on `clientId` + call
+//! id; `stateId` in replies; authorizing the context's user and protocol; same-CPU
+//! latency (two server threads per call, see `docs/benchmarks.md`).
 //!
 //! # Examples
 //! ```

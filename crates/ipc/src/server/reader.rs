@@ -30,6 +30,8 @@ const READS_PER_WAKE: usize = 16;
 /// After a FATAL answer, input read and discarded before closing (closing with unread
 /// input makes the kernel send a reset, which can destroy the answer in flight).
 const DRAIN_LIMIT: usize = 1024 * 1024;
+/// Longest wait for the client to close after a FATAL answer (capped by the idle timeout).
+const DRAIN_GRACE_MS: u64 = 2_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Paused {
@@ -391,29 +393,34 @@ fn sweep() {
     with_ctx(|ctx| {
         let now = ctx.shared.now_ms();
         let idle_ms = ctx.shared.config.idle_timeout.as_millis() as u64;
-        let doomed: Vec<u64> = ctx
-            .conns
-            .iter()
-            .filter(|(_, rc)| {
-                if rc.conn.is_closed() {
-                    return true;
+        let mut doomed = Vec::new();
+        for (id, rc) in &ctx.conns {
+            let idle = if rc.conn.is_closed() {
+                false
+            } else if rc.draining.is_some() {
+                if now.saturating_sub(rc.draining_since_ms) <= idle_ms.min(DRAIN_GRACE_MS) {
+                    continue;
                 }
-                if rc.draining.is_some() {
-                    return now.saturating_sub(rc.draining_since_ms) > idle_ms.min(2_000);
-                }
-                rc.paused == Paused::No
-                    && rc.conn.in_flight.load(Ordering::Relaxed) == 0
-                    && now.saturating_sub(rc.conn.last_active_ms.load(Ordering::Relaxed)) > idle_ms
-                    && rc.conn.queued_bytes() == 0
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in doomed {
-            tracing::debug!(id, "ipc server: closing idle connection");
-            ctx.shared
-                .metrics
-                .idle_closed
-                .fetch_add(1, Ordering::Relaxed);
+                false
+            } else if rc.paused == Paused::No
+                && rc.conn.in_flight.load(Ordering::Relaxed) == 0
+                && now.saturating_sub(rc.conn.last_active_ms.load(Ordering::Relaxed)) > idle_ms
+                && rc.conn.queued_bytes() == 0
+            {
+                true
+            } else {
+                continue;
+            };
+            doomed.push((*id, idle));
+        }
+        for (id, idle) in doomed {
+            if idle {
+                tracing::debug!(id, "ipc server: closing idle connection");
+                ctx.shared
+                    .metrics
+                    .idle_closed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             drop_conn(ctx, id);
         }
     });

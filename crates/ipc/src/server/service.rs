@@ -41,6 +41,31 @@ pub struct CallContext {
     pub state_id: Option<i64>,
 }
 
+impl CallContext {
+    /// A context for calling a service directly (tests, in-process callers): call id 0,
+    /// no retry count, no client id.
+    pub fn new(
+        user: impl Into<String>,
+        protocol: impl Into<String>,
+        method: impl Into<String>,
+        remote_addr: SocketAddr,
+    ) -> CallContext {
+        CallContext {
+            user: user.into(),
+            real_user: None,
+            connection_protocol: None,
+            protocol: protocol.into(),
+            protocol_version: 1,
+            method: method.into(),
+            remote_addr,
+            client_id: Bytes::new(),
+            call_id: 0,
+            retry_count: -1,
+            state_id: None,
+        }
+    }
+}
+
 /// A protocol's implementation: decodes the request for `method`, runs it, and returns
 /// the encoded response message (or the exception to send as an ERROR).
 ///
@@ -202,5 +227,60 @@ impl Registry {
             Some(s) => s.call(ctx, &ctx.method, request),
             None => Err(no_such_protocol(&ctx.protocol)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrodfs_proto::hdfs::{GetFileInfoRequestProto, GetFileInfoResponseProto};
+
+    fn ctx(method: &str) -> CallContext {
+        CallContext::new("u", "p", method, SocketAddr::from(([127, 0, 0, 1], 1)))
+    }
+
+    #[test]
+    fn typed_methods_decode_requests_and_encode_responses() {
+        let s = ServiceBuilder::new("p")
+            .method("getFileInfo", |ctx, req: GetFileInfoRequestProto| {
+                assert_eq!(ctx.user, "u");
+                if req.src == "/missing" {
+                    return Err(RemoteException::new(JavaException::FileNotFound, "x"));
+                }
+                Ok(GetFileInfoResponseProto { fs: None })
+            })
+            .build();
+        let c = ctx("getFileInfo");
+        let req = GetFileInfoRequestProto { src: "/".into() };
+        let out = s
+            .call(&c, "getFileInfo", req.encode_to_vec().into())
+            .unwrap();
+        assert_eq!(GetFileInfoResponseProto::decode(out).unwrap().fs, None);
+        let req = GetFileInfoRequestProto {
+            src: "/missing".into(),
+        };
+        let e = s
+            .call(&c, "getFileInfo", req.encode_to_vec().into())
+            .unwrap_err();
+        assert_eq!(e.exception, JavaException::FileNotFound);
+        let e = s
+            .call(&c, "getFileInfo", Bytes::from_static(&[0xff]))
+            .unwrap_err();
+        assert_eq!(e.class_name(), INVALID_PROTOCOL_BUFFER_CLASS);
+        let e = s.call(&ctx("nope"), "nope", Bytes::new()).unwrap_err();
+        assert_eq!(e.exception, JavaException::RpcNoSuchMethod);
+    }
+
+    #[test]
+    fn registry_refuses_unknown_protocols() {
+        let mut r = Registry::default();
+        r.add(Arc::new(ServiceBuilder::new("p").build()));
+        let mut c = ctx("m");
+        c.protocol = "q".into();
+        let e = r.dispatch(&c, Bytes::new()).unwrap_err();
+        assert_eq!(e.exception, JavaException::RpcNoSuchProtocol);
+        c.protocol = "p".into();
+        let e = r.dispatch(&c, Bytes::new()).unwrap_err();
+        assert_eq!(e.exception, JavaException::RpcNoSuchMethod);
     }
 }
