@@ -2,6 +2,8 @@
 //! logic lives in the crates.
 #![forbid(unsafe_code)]
 
+mod cluster;
+mod datanode;
 mod namenode;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,26 @@ enum Command {
     Namenode {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Run a DataNode that registers with the configured NameNode, like
+    /// `hdfs datanode`: generic options -D key=value, -conf file, -fs uri.
+    #[command(disable_help_flag = true)]
+    Datanode {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run an in-process cluster (1 NameNode + N DataNodes on loopback) in the foreground.
+    Cluster {
+        /// Number of DataNodes.
+        #[arg(long, default_value_t = 3)]
+        datanodes: usize,
+        /// Directory for name and data directories (kept across runs); a temporary
+        /// one if not given.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// NameNode RPC port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8020)]
+        port: u16,
     },
     /// Benchmarks.
     Bench {
@@ -64,6 +86,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo => looper_demo(),
         Command::Namenode { args } => namenode::run(args),
+        Command::Datanode { args } => datanode::run(args),
+        Command::Cluster {
+            datanodes,
+            dir,
+            port,
+        } => cluster::run(datanodes, dir, port),
         Command::Bench {
             bench:
                 Bench::Nn {
