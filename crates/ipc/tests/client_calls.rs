@@ -36,7 +36,7 @@ fn echo(req: &Request) -> Reply {
     }
     if src.starts_with("/fatal") {
         return Reply::Fatal(
-            "org.apache.hadoop.ipc.FatalRpcServerException".into(),
+            "org.apache.hadoop.ipc.Server$FatalRpcServerException".into(),
             "bad header".into(),
         );
     }
