@@ -29,6 +29,8 @@ use crate::{Error, Result};
 
 /// Default of `dfs.datanode.address`'s port.
 pub const DFS_DATANODE_DEFAULT_PORT: u16 = 9866;
+/// Default of `dfs.datanode.ipc.address`'s port.
+pub const DFS_DATANODE_IPC_DEFAULT_PORT: u16 = 9867;
 
 /// Everything [`DataNode::start`] needs.
 #[derive(Clone)]
@@ -50,6 +52,8 @@ pub struct DataNodeConfig {
     pub heartbeat_interval: std::time::Duration,
     /// `dfs.blockreport.intervalMsec`.
     pub block_report_interval: std::time::Duration,
+    /// Where the IPC server listens (`dfs.datanode.ipc.address`; port 0: any).
+    pub ipc_bind: SocketAddr,
 }
 
 impl std::fmt::Debug for DataNodeConfig {
@@ -74,6 +78,7 @@ impl DataNodeConfig {
             namenode: None,
             heartbeat_interval: crate::actor::HEARTBEAT_INTERVAL_DEFAULT,
             block_report_interval: crate::actor::BLOCK_REPORT_INTERVAL_DEFAULT,
+            ipc_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 
@@ -100,7 +105,25 @@ impl DataNodeConfig {
                 .and_then(|mut a| a.next()),
             None => None,
         };
+        let ipc = conf
+            .get_socket_addr(
+                keys::DFS_DATANODE_IPC_ADDRESS,
+                Some(DFS_DATANODE_IPC_DEFAULT_PORT),
+            )?
+            .map(|hp| format!("{}:{}", hp.host, hp.port))
+            .unwrap_or_else(|| format!("0.0.0.0:{DFS_DATANODE_IPC_DEFAULT_PORT}"));
+        let ipc_bind = std::net::ToSocketAddrs::to_socket_addrs(&ipc)
+            .map_err(|source| Error::Net {
+                op: "resolve dfs.datanode.ipc.address",
+                peer: ipc.clone(),
+                source,
+            })?
+            .next()
+            .ok_or(Error::InvalidRequest {
+                what: "dfs.datanode.ipc.address resolves to nothing",
+            })?;
         Ok(DataNodeConfig {
+            ipc_bind,
             dataset: DatasetConfig::from_conf(conf)?,
             xfer_bind,
             xceiver: XceiverConfig::from_conf(conf)?,
@@ -123,6 +146,7 @@ impl DataNodeConfig {
 pub struct DataNode {
     ds: FsDataset,
     server: DataXceiverServer,
+    ipc: Option<ferrodfs_ipc::server::Server>,
     actor: Option<BpServiceActor>,
 }
 
@@ -137,6 +161,12 @@ impl DataNode {
         };
         let server =
             DataXceiverServer::start(ds.clone(), config.xceiver, events, config.xfer_bind)?;
+        let ipc = crate::ipc::start(ds.clone(), config.ipc_bind).map_err(|e| Error::Net {
+            op: "start the DataNode IPC server",
+            peer: config.ipc_bind.to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let ipc_port = ipc.local_addr().port();
         let actor = match config.namenode {
             Some(nn) => {
                 let xfer = server.local_addr();
@@ -147,13 +177,23 @@ impl DataNode {
                         hostname: xfer.ip().to_string(),
                         xfer_port: xfer.port(),
                         info_port: 0,
-                        ipc_port: 0,
+                        ipc_port,
                     },
                 );
                 actor_config.heartbeat_interval = config.heartbeat_interval;
                 actor_config.block_report_interval = config.block_report_interval;
+                let rpc = ferrodfs_ipc::RpcClient::new(ferrodfs_ipc::ClientConfig {
+                    call_timeout: Some(std::time::Duration::from_secs(60)),
+                    retry: ferrodfs_ipc::RetryPolicy::NONE,
+                    ..ferrodfs_ipc::ClientConfig::default()
+                });
                 let executor = Arc::new(Executor {
                     ctx: Arc::clone(server.ctx()),
+                    namenode: ferrodfs_ipc::client::datanode::DatanodeProtocolProxy::new(
+                        rpc.clone(),
+                        nn,
+                    ),
+                    rpc,
                 });
                 let actor = BpServiceActor::start(actor_config, ds.clone(), executor, queue)
                     .map_err(|source| Error::Net {
@@ -166,7 +206,12 @@ impl DataNode {
             None => None,
         };
         tracing::info!(uuid = ds.datanode_uuid(), addr = %server.local_addr(), "DataNode started");
-        Ok(DataNode { ds, server, actor })
+        Ok(DataNode {
+            ds,
+            server,
+            ipc: Some(ipc),
+            actor,
+        })
     }
 
     /// The NameNode actor, when the DataNode was started with a NameNode.
@@ -252,6 +297,9 @@ impl DataNode {
         if let Some(actor) = self.actor.take() {
             actor.shutdown();
         }
+        if let Some(ipc) = self.ipc.take() {
+            ipc.shutdown();
+        }
         self.server.shutdown();
     }
 }
@@ -270,6 +318,8 @@ impl BlockEventListener for Fanout {
 /// Carries out the NameNode's data-moving commands on threads of their own.
 struct Executor {
     ctx: Arc<crate::xceiver::Ctx>,
+    rpc: ferrodfs_ipc::RpcClient,
+    namenode: ferrodfs_ipc::client::datanode::DatanodeProtocolProxy,
 }
 
 impl CommandExecutor for Executor {
@@ -317,12 +367,18 @@ impl CommandExecutor for Executor {
     }
 
     fn recover(&self, block: &ferrodfs_proto::hdfs::RecoveringBlockProto) {
-        // TODO(issue 5): lease recovery as primary DataNode needs InterDatanodeProtocol
-        // (initReplicaRecovery / updateReplicaUnderRecovery on every replica's IPC
-        // port) and the DataNode IPC server; until then the command is logged.
-        tracing::warn!(
-            block = block.block.b.block_id,
-            "block recovery command received; DataNode block recovery is not implemented yet"
-        );
+        let (rpc, nn, rb) = (self.rpc.clone(), self.namenode.clone(), block.clone());
+        let id = rb.block.b.block_id;
+        let spawned = std::thread::Builder::new()
+            .name(format!("BlockRecovery blk_{id}"))
+            .spawn(
+                move || match crate::recovery::recover_block(&rpc, &nn, &rb) {
+                    Ok(len) => tracing::info!(block = id, len, "block recovered"),
+                    Err(e) => tracing::warn!(block = id, "block recovery failed: {e}"),
+                },
+            );
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a block recovery thread: {e}");
+        }
     }
 }

@@ -62,6 +62,8 @@
 pub mod actor;
 mod datanode;
 pub mod events;
+pub mod ipc;
+pub mod recovery;
 pub mod storage;
 pub mod xceiver;
 
