@@ -150,3 +150,31 @@ fn our_client_and_hdfs_native_read_each_other() {
         "we read other bytes than hdfs-native wrote"
     );
 }
+
+/// Java reading a file that is still being written asks the DataNode's IPC port for
+/// the replica's visible length (ClientDatanodeProtocol, opened with a SASL NEGOTIATE
+/// even with simple auth) and sees everything the writer has hflushed.
+#[test]
+fn java_reads_a_file_still_being_written() {
+    let cluster = MiniCluster::start(MiniClusterConfig::default()).unwrap();
+    let ours = our_client(&cluster);
+    let data = payload(200_000, 5);
+    let mut out = ours.create("/open.bin", false).unwrap();
+    out.write_all(&data).unwrap();
+    out.hflush().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("open.bin");
+    java_fs_shell(
+        &cluster.default_fs(),
+        &user(),
+        &[],
+        &["-get", "/open.bin", got.to_str().unwrap()],
+    )
+    .expect_success("-get of an open file");
+    assert!(
+        std::fs::read(&got).unwrap() == data,
+        "Java read other bytes than were hflushed"
+    );
+    out.close().unwrap();
+}
