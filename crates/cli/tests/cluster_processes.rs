@@ -85,6 +85,8 @@ fn start_cluster(dir: &Path, port: u16) -> Procs {
             dir.join(format!("data{i}")).display()
         )));
         dn.extend(d("dfs.datanode.address=127.0.0.1:0".into()));
+        // Three DataNodes on one host need their own IPC ports too, as in Hadoop.
+        dn.extend(d("dfs.datanode.ipc.address=127.0.0.1:0".into()));
         dn.extend(d(format!("fs.defaultFS=hdfs://127.0.0.1:{port}")));
         dn.extend(d("dfs.heartbeat.interval=1".into()));
         procs.0.push(spawn(&dn, "listening on 127.0.0.1:"));

@@ -85,43 +85,24 @@ impl DataNodeConfig {
     /// From Hadoop's keys: `dfs.datanode.data.dir`, `dfs.datanode.address`,
     /// the transfer timeouts and limits.
     pub fn from_conf(conf: &Configuration) -> Result<DataNodeConfig> {
-        let addr = conf
-            .get_socket_addr(keys::DFS_DATANODE_ADDRESS, Some(DFS_DATANODE_DEFAULT_PORT))?
-            .map(|hp| format!("{}:{}", hp.host, hp.port))
-            .unwrap_or_else(|| format!("0.0.0.0:{DFS_DATANODE_DEFAULT_PORT}"));
-        let xfer_bind = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-            .map_err(|source| Error::Net {
-                op: "resolve dfs.datanode.address",
-                peer: addr.clone(),
-                source,
-            })?
-            .next()
-            .ok_or(Error::InvalidRequest {
-                what: "dfs.datanode.address resolves to nothing",
-            })?;
+        let xfer_bind = bind_addr(
+            conf,
+            keys::DFS_DATANODE_ADDRESS,
+            DFS_DATANODE_DEFAULT_PORT,
+            "resolve dfs.datanode.address",
+        )?;
         let namenode = match conf.namenode_rpc_address()? {
             Some(hp) => std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
                 .ok()
                 .and_then(|mut a| a.next()),
             None => None,
         };
-        let ipc = conf
-            .get_socket_addr(
-                keys::DFS_DATANODE_IPC_ADDRESS,
-                Some(DFS_DATANODE_IPC_DEFAULT_PORT),
-            )?
-            .map(|hp| format!("{}:{}", hp.host, hp.port))
-            .unwrap_or_else(|| format!("0.0.0.0:{DFS_DATANODE_IPC_DEFAULT_PORT}"));
-        let ipc_bind = std::net::ToSocketAddrs::to_socket_addrs(&ipc)
-            .map_err(|source| Error::Net {
-                op: "resolve dfs.datanode.ipc.address",
-                peer: ipc.clone(),
-                source,
-            })?
-            .next()
-            .ok_or(Error::InvalidRequest {
-                what: "dfs.datanode.ipc.address resolves to nothing",
-            })?;
+        let ipc_bind = bind_addr(
+            conf,
+            keys::DFS_DATANODE_IPC_ADDRESS,
+            DFS_DATANODE_IPC_DEFAULT_PORT,
+            "resolve dfs.datanode.ipc.address",
+        )?;
         Ok(DataNodeConfig {
             ipc_bind,
             dataset: DatasetConfig::from_conf(conf)?,
@@ -139,6 +120,29 @@ impl DataNodeConfig {
             )?,
         })
     }
+}
+
+/// The socket address a `host:port` key names (`0.0.0.0:default_port` when unset).
+fn bind_addr(
+    conf: &Configuration,
+    key: &str,
+    default_port: u16,
+    op: &'static str,
+) -> Result<SocketAddr> {
+    let addr = conf
+        .get_socket_addr(key, Some(default_port))?
+        .map(|hp| format!("{}:{}", hp.host, hp.port))
+        .unwrap_or_else(|| format!("0.0.0.0:{default_port}"));
+    std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .map_err(|source| Error::Net {
+            op,
+            peer: addr.clone(),
+            source,
+        })?
+        .next()
+        .ok_or(Error::InvalidRequest {
+            what: "a configured address resolves to nothing",
+        })
 }
 
 /// A running DataNode: its [`FsDataset`] and transfer server.
