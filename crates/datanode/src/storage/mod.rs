@@ -570,10 +570,29 @@ impl FsDataset {
             return Err(Error::UnknownBlockPool(key.0));
         }
         if let Some(r) = st.replicas.get(&key) {
-            return Err(Error::ReplicaAlreadyExists {
-                block_id: block.block_id,
-                state: r.info.state,
-            });
+            // A replication or TRANSFER_BLOCK target may hold a copy left behind by
+            // an earlier pipeline (a node restarted mid-write keeps an RWR replica
+            // at the old generation stamp): the NameNode or the client sends the
+            // block at a newer one, so the stale copy gives way (any writer of it
+            // is superseded).
+            let stale = state == ReplicaState::Temporary && r.info.gen_stamp < block.gen_stamp;
+            if !stale {
+                return Err(Error::ReplicaAlreadyExists {
+                    block_id: block.block_id,
+                    state: r.info.state,
+                });
+            }
+            if let Some(old) = st.replicas.remove(&key) {
+                tracing::info!(
+                    block_id = block.block_id,
+                    old_gs = old.info.gen_stamp,
+                    new_gs = block.gen_stamp,
+                    state = ?old.info.state,
+                    "replacing a stale replica"
+                );
+                remove_if_exists(&old.data_path())?;
+                remove_if_exists(&old.meta_path())?;
+            }
         }
         let vol = self.choose_volume(&mut st, size_hint)?;
         let v = &self.inner.volumes[vol];
