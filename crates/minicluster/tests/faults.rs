@@ -307,6 +307,37 @@ fn datanode_restarted_mid_write() {
     assert_same(&read_all(&c, "/restarted.bin"), &data, "read after repair");
 }
 
+/// A DataNode dies after everything was acknowledged but before the block's last
+/// (empty) packet: the close runs pipeline recovery in PIPELINE_CLOSE_RECOVERY, where
+/// the surviving nodes finalize the block during set-up and no node is added (a
+/// closing pipeline is never given a replacement, as in Hadoop) — even though the
+/// writer hflushed and no spare DataNode exists.
+#[test]
+fn datanode_killed_before_close_recovers_in_close_recovery() {
+    let mut cluster = fault_cluster(3);
+    let c = client(&cluster);
+    let data = payload(MIB - 1000, 6);
+    let mut out = create(&c, "/closing.bin");
+    write_in_pieces(&mut out, &data);
+    out.hflush().unwrap();
+    let block = wait_for_block(&cluster, "/closing.bin", 0);
+    let victim = block.locations[1].id.xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&victim).unwrap())
+        .unwrap();
+    out.close().unwrap();
+
+    let after = final_block(&cluster, "/closing.bin", block.block.block_id);
+    assert!(after.block.gs > block.block.gs, "{block:?} -> {after:?}");
+    assert_eq!(after.block.num_bytes, data.len() as u64);
+    cluster
+        .wait_for(WAIT, "two finalized replicas", |c| {
+            c.is_block_replicated(&final_block(c, "/closing.bin", block.block.block_id), 2)
+        })
+        .unwrap();
+    assert_same(&read_all(&c, "/closing.bin"), &data, "read back");
+}
+
 /// A finalized replica is corrupted on disk: a reader fails over to a good replica
 /// (never handing out a bad byte) and reports the bad one; the NameNode copies the
 /// block from a good replica, has the corrupt one deleted, and all replicas end good.
