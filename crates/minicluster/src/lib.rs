@@ -12,7 +12,11 @@
 //!
 //! DataNodes can be stopped and restarted over the same directories
 //! ([`MiniCluster::stop_datanode`], [`MiniCluster::restart_datanode`]), and so can the
-//! NameNode ([`MiniCluster::restart_namenode`]), for fault tests.
+//! NameNode ([`MiniCluster::restart_namenode`]), for fault tests. The NameNode's
+//! monitor intervals and lease limits are in [`MiniClusterConfig`] (tests shorten
+//! dead-node expiry and the lease hard limit); [`MiniCluster::wait_for`],
+//! [`MiniCluster::wait_for_replication`] and [`MiniCluster::corrupt_replica`] help
+//! tests poll with deadlines and damage replicas on disk.
 #![forbid(unsafe_code)]
 
 use ferrodfs_datanode::storage::{ExtendedBlock as DnBlock, ReplicaState};
