@@ -6,14 +6,12 @@
 use ferrodfs_minicluster::{MiniCluster, MiniClusterConfig};
 use ferrodfs_testkit::{run_with_timeout, CmdOutput};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 struct Cluster {
     fs: String,
-    nn: SocketAddr,
 }
 
 /// One cluster for the whole file, started by the first test that needs it (its
@@ -28,10 +26,7 @@ fn cluster() -> &'static Cluster {
             ..MiniClusterConfig::default()
         })
         .expect("start the cluster");
-        let out = Cluster {
-            fs: c.default_fs(),
-            nn: c.namenode_addr(),
-        };
+        let out = Cluster { fs: c.default_fs() };
         // Runs until the test process exits.
         std::mem::forget(c);
         out
@@ -591,7 +586,6 @@ fn reports_du_df_count_stat_checksum_dfsadmin() {
     );
     assert_eq!(text.matches("\nDFS Remaining%: ").count(), 3, "{text}");
     assert_eq!(text.matches("\nXceivers: ").count(), 3, "{text}");
-    let _ = c.nn;
 }
 
 #[test]
