@@ -138,14 +138,16 @@ pub fn report(c: &DfsClient, live: bool, dead: bool) -> Result<String, ferrodfs_
     let dead_nodes = nodes(DatanodeReportTypeProto::Dead)?;
     if live {
         let _ = writeln!(o, "Live datanodes ({}):\n", live_nodes.len());
+        // The report ends in a newline; Hadoop prints it with println and then
+        // an empty line.
         for dn in &live_nodes {
-            let _ = writeln!(o, "{}", datanode_report(dn));
+            let _ = writeln!(o, "{}\n", datanode_report(dn));
         }
     }
     if dead && (!dead_nodes.is_empty() || !live) {
         let _ = writeln!(o, "Dead datanodes ({}):\n", dead_nodes.len());
         for dn in &dead_nodes {
-            let _ = writeln!(o, "{}", datanode_report(dn));
+            let _ = writeln!(o, "{}\n", datanode_report(dn));
         }
     }
     Ok(o)

@@ -298,6 +298,27 @@ fn put_get_cat_and_friends() {
     assert_eq!(ok(&["-text", "/io/t.gz"]), "zipped text\n");
     assert_eq!(ok(&["-text", "/io/small.txt"]), "hello\n");
 
+    // tail -f: the last 1 KB, then what is appended while it follows.
+    ok(&["-put", &small, "/io/follow.txt"]);
+    let mut follower = command(&["-tail", "-f", "-s", "20", "/io/follow.txt"]);
+    let mut follower = follower.stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdout = follower.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut read_until = |want: &[u8]| {
+        let mut buf = [0u8; 256];
+        while !seen.ends_with(want) {
+            let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+            assert!(n > 0, "tail -f ended early: {seen:?}");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    read_until(b"hello\n");
+    let out = dfs_stdin(&["-appendToFile", "-", "/io/follow.txt"], b"appended\n");
+    assert!(out.success(), "{out:?}");
+    read_until(b"hello\nappended\n");
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+
     // appendToFile: creates, then appends (local files and stdin).
     ok(&["-appendToFile", &small, "/io/app.txt"]);
     ok(&["-appendToFile", &small, &small, "/io/app.txt"]);
@@ -324,7 +345,7 @@ fn put_get_cat_and_friends() {
     ok(&["-cp", "/io/*.txt", "/io2"]);
     assert_eq!(
         ok(&["-ls", "-C", "/io2"]),
-        "/io2/app.txt\n/io2/copy.txt\n/io2/small.txt\n/io2/stdin.txt\n"
+        "/io2/app.txt\n/io2/copy.txt\n/io2/follow.txt\n/io2/small.txt\n/io2/stdin.txt\n"
     );
     fails(
         &["-cp", "/io/small.txt", "/io/stdin.txt", "/io/copy.txt"],
