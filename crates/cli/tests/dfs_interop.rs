@@ -100,7 +100,12 @@ fn ours_java_and_go_agree() {
         }
     }
 
-    // Listings and reports: byte for byte what FsShell prints.
+    // Listings and reports: byte for byte what FsShell prints — with a sticky
+    // directory, an empty file and a longer owner and group to widen the columns.
+    ours(&["-mkdir", "/x/sticky"]).expect_success("ours -mkdir");
+    ours(&["-chmod", "1777", "/x/sticky"]).expect_success("ours -chmod");
+    ours(&["-touchz", "/x/sticky/empty"]).expect_success("ours -touchz");
+    ours(&["-chown", "a_much_longer_owner:staff-group", "/x/j.bin"]).expect_success("ours -chown");
     same(&["-ls", "/x"]);
     same(&["-ls", "-R", "-h", "/"]);
     same(&["-du", "/x"]);
@@ -158,6 +163,7 @@ fn ours_java_and_go_agree() {
         );
     }
     let total: usize = data.iter().map(Vec::len).sum();
+    // (The empty file adds nothing.)
     assert_eq!(
         go(&["du", "-s", "/x"]).expect_success("go du"),
         format!("{total} /x\n")
@@ -189,7 +195,7 @@ fn ours_java_and_go_agree() {
     go(&["mv", "/x/g.bin", "/x/g2.bin"]).expect_success("go mv");
     assert_eq!(
         ours(&["-ls", "-C", "/x"]).expect_success("ours -ls"),
-        "/x/g2.bin\n/x/j2.bin\n/x/o2.bin\n/x/t.txt\n"
+        "/x/g2.bin\n/x/j2.bin\n/x/o2.bin\n/x/sticky\n/x/t.txt\n"
     );
     go(&["rm", "/x/g2.bin"]).expect_success("go rm");
     assert_eq!(
