@@ -240,6 +240,30 @@ fn put_get_cat_and_friends() {
     ok(&["-copyFromLocal", "-f", &small, "/io/data.bin"]);
     assert_eq!(ok(&["-cat", "/io/data.bin"]), "hello\n");
     ok(&["-put", "-f", &src, "/io/data.bin"]);
+    let c = cluster();
+    fails(
+        &["-put", &small, "/io/no/dir/x"],
+        1,
+        &format!(
+            "put: `/io/no/dir/x': No such file or directory: `{}/io/no/dir/x'\n",
+            c.fs
+        ),
+    );
+    fails(
+        &["-put", &small, &src, "/io/small.txt"],
+        1,
+        "put: `/io/small.txt': Is not a directory\n",
+    );
+    // Another user may not write into our directory: the NameNode's message.
+    let mut as_mallory = command(&["-mkdir", "/io/m"]);
+    as_mallory.env("HADOOP_USER_NAME", "mallory");
+    let out = run_with_timeout(as_mallory, Duration::from_secs(60));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("mkdir: Permission denied: user=mallory, access=WRITE, inode=\"/io\""),
+        "{out:?}"
+    );
     // No temporary file is left behind.
     assert_eq!(ok(&["-ls", "-C", "/io"]), "/io/data.bin\n/io/small.txt\n");
 
