@@ -22,6 +22,14 @@ type CmdResult = Result<(), UsageError>;
 const PROGRESS_MIN: u64 = 32 << 20;
 const COPYING_SUFFIX: &str = "._COPYING_";
 
+/// Output to a closed pipe (`ferrodfs dfs -cat f | head`): stop quietly.
+fn quiet_broken_pipe(r: io::Result<u64>) -> io::Result<u64> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        r => r,
+    }
+}
+
 /// An I/O error as FsShell would print it for the item shown as `d`.
 fn io_failure(e: io::Error, d: &str) -> Failure {
     if e.get_ref()
@@ -105,12 +113,12 @@ pub fn cat(sh: &mut Shell, args: &mut Vec<String>, text: bool) -> CmdResult {
                 .map_err(|e| io_failure(e, d))?;
             if n == 2 && magic == [0x1f, 0x8b] {
                 let mut gz = flate2::read::MultiGzDecoder::new(input);
-                return copy_data(&mut gz, &mut sh.out, None, d)
+                return quiet_broken_pipe(copy_data(&mut gz, &mut sh.out, None, d))
                     .map(|_| ())
                     .map_err(|e| io_failure(e, d));
             }
         }
-        copy_data(&mut input, &mut sh.out, None, d)
+        quiet_broken_pipe(copy_data(&mut input, &mut sh.out, None, d))
             .map(|_| ())
             .map_err(|e| io_failure(e, d))
     });
@@ -188,7 +196,6 @@ pub fn tail(sh: &mut Shell, args: &mut Vec<String>) -> CmdResult {
 
 /// Writes `r` to `target` on HDFS: through `<target>._COPYING_` unless `direct`.
 fn write_hdfs(
-    sh: &Shell,
     r: &mut dyn Read,
     len: Option<u64>,
     target: &Item,
@@ -237,7 +244,6 @@ fn write_hdfs(
     if result.is_err() && !direct {
         let _ = fs.delete(&tmp, false);
     }
-    let _ = sh;
     result
 }
 
@@ -288,7 +294,6 @@ fn put_local(
     } else {
         let mut f = fs::File::open(src).map_err(|e| io_failure(e, src_display))?;
         write_hdfs(
-            sh,
             &mut f,
             Some(meta.len()),
             target,
@@ -415,7 +420,6 @@ pub fn put(sh: &mut Shell, args: &mut Vec<String>) -> CmdResult {
             } else {
                 let mut stdin = io::stdin().lock();
                 write_hdfs(
-                    sh,
                     &mut stdin,
                     None,
                     &dst,
@@ -610,7 +614,7 @@ fn cp_one(
         .open(&src.path)
         .map_err(|e| client_failure(&e, &src.display))?;
     let len = input.len();
-    write_hdfs(sh, &mut input, Some(len), target, overwrite, direct, false)
+    write_hdfs(&mut input, Some(len), target, overwrite, direct, false)
 }
 
 /// `-cp [-f] [-p] [-d] <src> ... <dst>`
