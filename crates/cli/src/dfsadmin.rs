@@ -58,12 +58,18 @@ pub fn run(args: Vec<String>) -> i32 {
         .and_then(|conf| {
             let mut cc = ClientConf::from_configuration(&conf).map_err(|e| e.to_string())?;
             cc.user = ferrodfs_ipc::client::current_user();
-            let nn = conf
-                .namenode_rpc_address()
-                .map_err(|e| e.to_string())?
-                .ok_or("fs.defaultFS is not an hdfs:// URI; use -fs hdfs://host:port")?;
-            DfsClient::connect(&format!("hdfs://{}:{}", nn.host, nn.port), cc)
-                .map_err(|e| e.to_string())
+            let nn = match conf.namenode_rpc_address().map_err(|e| e.to_string())? {
+                Some(nn) => format!("{}:{}", nn.host, nn.port),
+                None if conf.source(ferrodfs_conf::keys::FS_DEFAULT_FS) == Some("default") => {
+                    crate::dfs::UNCONFIGURED_NAMENODE.to_owned()
+                }
+                None => {
+                    return Err(
+                        "fs.defaultFS is not an hdfs:// URI; use -fs hdfs://host:port".into(),
+                    )
+                }
+            };
+            DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
         });
     let report = client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string()));
     match report {

@@ -731,8 +731,8 @@ fn usage_errors_help_and_generic_options() {
         run(&["-ls", "-C", "-d", &uri], None).expect_success("URI"),
         format!("{uri}\n")
     );
-    // No NameNode at all: a message, exit 1.
-    let out = run(&["-ls", "/"], None);
+    // No NameNode (fs.defaultFS is the local file system): a message, exit 1.
+    let out = run(&["-D", "fs.defaultFS=file:///", "-ls", "/"], None);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.starts_with("ls: "), "{out:?}");
 }

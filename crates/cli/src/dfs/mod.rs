@@ -6,6 +6,9 @@
 //! URIs, absolute paths on `fs.defaultFS`, or paths relative to `/user/<user>` (the
 //! user from `HADOOP_USER_NAME`, else the process's user), with Hadoop's globs.
 //!
+//! With no `fs.defaultFS` configured anywhere, the NameNode is `127.0.0.1:8020`
+//! (where `ferrodfs cluster` listens) instead of Hadoop's local file system.
+//!
 //! Exit status, as FsShell: 0 when every path succeeded, 1 when any failed (each
 //! failure printed as `<cmd>: <message>` on stderr), 255 for a usage error (unknown
 //! command or option, wrong number of arguments). `-test` answers with its status.
@@ -25,6 +28,10 @@ use ferrodfs_client::{ClientConf, DfsClient, Error, FileStatus};
 use ferrodfs_conf::{keys, Configuration, GenericOptions};
 use std::collections::HashMap;
 use std::io::{self, Write};
+
+/// The NameNode used when no `fs.defaultFS` is configured anywhere (Hadoop would
+/// use the local file system): `ferrodfs cluster`'s default address.
+pub const UNCONFIGURED_NAMENODE: &str = "127.0.0.1:8020";
 
 /// FsShell's exit status for a usage error (`-1` as a process status).
 pub const USAGE_EXIT: i32 = 255;
@@ -267,6 +274,10 @@ impl Shell {
             // No hdfs:// default: dfs.namenode.rpc-address, as DfsClient does.
             None => match conf.namenode_rpc_address() {
                 Ok(Some(hp)) => format!("{}:{}", hp.host, hp.port),
+                // Nothing configured at all: where `ferrodfs cluster` listens.
+                _ if conf.source(keys::FS_DEFAULT_FS) == Some("default") => {
+                    UNCONFIGURED_NAMENODE.to_owned()
+                }
                 _ => String::new(),
             },
         };
