@@ -67,12 +67,13 @@ pub mod namenode;
 mod user;
 
 use crate::error::{Error, Result};
+use crate::exception::JavaException;
 use connection::{Connection, Sent};
 use ferrodfs_proto::protocol::Protocol;
 use prost::Message;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicI32;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -108,6 +109,20 @@ pub const IPC_CLIENT_PING_KEY: &str = "ipc.client.ping";
 pub const IPC_MAXIMUM_RESPONSE_LENGTH_KEY: &str = "ipc.maximum.response.length";
 /// Default of [`IPC_MAXIMUM_RESPONSE_LENGTH_KEY`]: 128 MiB.
 pub const IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT: usize = 128 * 1024 * 1024;
+
+/// `dfs.client.retry.max.attempts`: how often a call the server refused with
+/// `RetriableException` or `StandbyException` is sent again.
+pub const DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY: &str = "dfs.client.retry.max.attempts";
+/// Default of [`DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY`].
+pub const DFS_CLIENT_RETRY_MAX_ATTEMPTS_DEFAULT: u32 = 10;
+/// `dfs.client.failover.sleep.base.millis`: the first pause before such a retry.
+pub const DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY: &str = "dfs.client.failover.sleep.base.millis";
+/// Default of [`DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY`]: 500 ms.
+pub const DFS_CLIENT_FAILOVER_SLEEP_BASE_DEFAULT: Duration = Duration::from_millis(500);
+/// `dfs.client.failover.sleep.max.millis`: the longest pause before such a retry.
+pub const DFS_CLIENT_FAILOVER_SLEEP_MAX_KEY: &str = "dfs.client.failover.sleep.max.millis";
+/// Default of [`DFS_CLIENT_FAILOVER_SLEEP_MAX_KEY`]: 15 s.
+pub const DFS_CLIENT_FAILOVER_SLEEP_MAX_DEFAULT: Duration = Duration::from_secs(15);
 
 /// How often a connect is retried (`ipc.client.connect.max.retries`,
 /// `ipc.client.connect.retry.interval`): `1 + max_retries` attempts, `interval` apart.
@@ -151,6 +166,15 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Connect retries.
     pub retry: RetryPolicy,
+    /// Call retries after `RetriableException` / `StandbyException` (the server did
+    /// not run the call and says trying again later may work): at most `max_retries`
+    /// more attempts, retry `n` (from 0) after `min(interval · 2ⁿ, max_call_retry_sleep)`
+    /// (Hadoop's `FailoverOnNetworkExceptionRetry`, without its random spread). Every
+    /// attempt carries the same call id with `retryCount` 1, 2, …, so the server's
+    /// retry cache can recognise it. [`RetryPolicy::NONE`]: no call retry.
+    pub call_retry: RetryPolicy,
+    /// Upper bound of the pause between call retries.
+    pub max_call_retry_sleep: Duration,
     /// Largest reply frame accepted (`ipc.maximum.response.length`); a larger one closes
     /// the connection.
     pub max_response_len: usize,
@@ -168,6 +192,11 @@ impl Default for ClientConfig {
             max_idle: IPC_CLIENT_CONNECTION_MAXIDLETIME_DEFAULT,
             connect_timeout: IPC_CLIENT_CONNECT_TIMEOUT_DEFAULT,
             retry: RetryPolicy::default(),
+            call_retry: RetryPolicy {
+                max_retries: DFS_CLIENT_RETRY_MAX_ATTEMPTS_DEFAULT,
+                interval: DFS_CLIENT_FAILOVER_SLEEP_BASE_DEFAULT,
+            },
+            max_call_retry_sleep: DFS_CLIENT_FAILOVER_SLEEP_MAX_DEFAULT,
             max_response_len: IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT,
             client_id: None,
         }
@@ -188,6 +217,10 @@ impl ClientConfig {
         let max_retries = conf.get_u64(
             IPC_CLIENT_CONNECT_MAX_RETRIES_KEY,
             IPC_CLIENT_CONNECT_MAX_RETRIES_DEFAULT.into(),
+        )?;
+        let call_retries = conf.get_u64(
+            DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY,
+            DFS_CLIENT_RETRY_MAX_ATTEMPTS_DEFAULT.into(),
         )?;
         Ok(ClientConfig {
             call_timeout: nonzero(call_timeout),
@@ -211,6 +244,17 @@ impl ClientConfig {
                     IPC_CLIENT_CONNECT_RETRY_INTERVAL_DEFAULT,
                 )?,
             },
+            call_retry: RetryPolicy {
+                max_retries: u32::try_from(call_retries).unwrap_or(u32::MAX),
+                interval: conf.get_duration(
+                    DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY,
+                    DFS_CLIENT_FAILOVER_SLEEP_BASE_DEFAULT,
+                )?,
+            },
+            max_call_retry_sleep: conf.get_duration(
+                DFS_CLIENT_FAILOVER_SLEEP_MAX_KEY,
+                DFS_CLIENT_FAILOVER_SLEEP_MAX_DEFAULT,
+            )?,
             max_response_len: usize::try_from(conf.get_size(
                 IPC_MAXIMUM_RESPONSE_LENGTH_KEY,
                 IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT as u64,
@@ -299,12 +343,14 @@ impl RpcClient {
 
     /// Calls `method` of `protocol` on the server at `addr` and decodes its reply.
     ///
-    /// Connects (with retries) if no pooled connection is up. Fails with
-    /// [`Error::Remote`] when the server threw, [`Error::Fatal`] when it closed the
-    /// connection with a FATAL reply, [`Error::Timeout`] after
-    /// [`ClientConfig::call_timeout`], [`Error::ConnectionClosed`] when the connection
-    /// broke while the call was outstanding, [`Error::Connect`] when no connection
-    /// could be made and [`Error::BadResponse`] when the reply does not decode.
+    /// Connects (with retries) if no pooled connection is up. A call refused with
+    /// `RetriableException` or `StandbyException` is sent again as
+    /// [`ClientConfig::call_retry`] says. Fails with [`Error::Remote`] when the server
+    /// threw, [`Error::Fatal`] when it closed the connection with a FATAL reply,
+    /// [`Error::Timeout`] after [`ClientConfig::call_timeout`],
+    /// [`Error::ConnectionClosed`] when the connection broke while the call was
+    /// outstanding, [`Error::Connect`] when no connection could be made and
+    /// [`Error::BadResponse`] when the reply does not decode.
     pub fn call<Req, Resp>(
         &self,
         addr: SocketAddr,
@@ -321,9 +367,41 @@ impl RpcClient {
             protocol,
             user: self.pool.shared.user.clone(),
         };
+        let shared = &self.pool.shared;
+        let call_id = shared.next_call_id.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff;
+        let policy = shared.config.call_retry;
+        let mut retries = 0u32;
+        loop {
+            match self.call_once(&id, call_id, retries, method, request) {
+                Err(e) if retries < policy.max_retries && is_retriable(&e) => {
+                    let pause = retry_pause(policy, shared.config.max_call_retry_sleep, retries);
+                    tracing::debug!(%addr, call_id, method, retries, ?pause, error = %e, "retrying call");
+                    std::thread::sleep(pause);
+                    retries += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One attempt of a call, moving to a fresh connection if the pooled one turns out
+    /// to be closing before the request went out.
+    fn call_once<Req, Resp>(
+        &self,
+        id: &ConnectionId,
+        call_id: i32,
+        retry_count: u32,
+        method: &str,
+        request: &Req,
+    ) -> Result<Resp>
+    where
+        Req: Message,
+        Resp: Message + Default,
+    {
+        let retry_count = i32::try_from(retry_count).unwrap_or(i32::MAX);
         for _ in 0..STALE_CONNECTION_ATTEMPTS {
-            let conn = self.connection(&id)?;
-            match conn.send(method, request) {
+            let conn = self.connection(id)?;
+            match conn.send(call_id, retry_count, method, request) {
                 Sent::Pending(pending) => {
                     let mut body = conn.wait(pending)?;
                     return Resp::decode_length_delimited(&mut body).map_err(|source| {
@@ -333,11 +411,11 @@ impl RpcClient {
                         }
                     });
                 }
-                Sent::ConnectionClosed => self.forget(&id, &conn),
+                Sent::ConnectionClosed => self.forget(id, &conn),
             }
         }
         Err(Error::ConnectionClosed {
-            addr,
+            addr: id.addr,
             reason: "connection kept closing before the request could be sent".to_owned(),
         })
     }
@@ -380,6 +458,22 @@ impl RpcClient {
     }
 }
 
+/// Whether the server refused the call in a way that invites sending it again: it did
+/// not run it (`RetriableException`: e.g. still starting; `StandbyException`: not the
+/// active NameNode).
+fn is_retriable(e: &Error) -> bool {
+    e.is(&JavaException::RetriableException) || e.is(&JavaException::Standby)
+}
+
+/// The pause before retry `n` (from 0): `interval · 2ⁿ`, at most `max`.
+fn retry_pause(policy: RetryPolicy, max: Duration, n: u32) -> Duration {
+    policy
+        .interval
+        .checked_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
+        .unwrap_or(max)
+        .min(max)
+}
+
 /// Drops `conn` from the pool if it is still the one pooled under `id`.
 fn forget_in(pool: &Pool, id: &ConnectionId, conn: &Arc<Connection>) {
     let slot = lock(&pool.slots).get(id).cloned();
@@ -416,6 +510,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retry_pauses_double_up_to_the_maximum() {
+        let p = RetryPolicy {
+            max_retries: 10,
+            interval: Duration::from_millis(500),
+        };
+        let max = Duration::from_secs(15);
+        let pauses: Vec<u128> = (0..7).map(|n| retry_pause(p, max, n).as_millis()).collect();
+        assert_eq!(pauses, [500, 1000, 2000, 4000, 8000, 15000, 15000]);
+        assert_eq!(retry_pause(p, max, 40), max);
+    }
+
+    #[test]
     fn config_from_conf_reads_hadoop_keys_and_defaults() {
         let mut conf = ferrodfs_conf::Configuration::new();
         let d = ClientConfig::from_conf(&conf).unwrap();
@@ -424,6 +530,9 @@ mod tests {
         assert_eq!(d.max_idle, Duration::from_secs(10));
         assert_eq!(d.retry, RetryPolicy::default());
         assert_eq!(d.max_response_len, 128 << 20);
+        assert_eq!(d.call_retry.max_retries, 10);
+        assert_eq!(d.call_retry.interval, Duration::from_millis(500));
+        assert_eq!(d.max_call_retry_sleep, Duration::from_secs(15));
         conf.set(IPC_CLIENT_RPC_TIMEOUT_KEY, "0");
         conf.set(IPC_CLIENT_PING_KEY, "false");
         conf.set(IPC_CLIENT_CONNECTION_MAXIDLETIME_KEY, "2500");
@@ -438,6 +547,16 @@ mod tests {
             RetryPolicy {
                 max_retries: 3,
                 interval: Duration::from_millis(50)
+            }
+        );
+        conf.set(DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY, "2");
+        conf.set(DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY, "20");
+        let c = ClientConfig::from_conf(&conf).unwrap();
+        assert_eq!(
+            c.call_retry,
+            RetryPolicy {
+                max_retries: 2,
+                interval: Duration::from_millis(20)
             }
         );
         conf.set(IPC_CLIENT_CONNECT_MAX_RETRIES_KEY, "many");

@@ -460,6 +460,15 @@ fn serve(shared: &Shared, qc: QueuedCall) {
         conn.in_flight.fetch_sub(1, Ordering::Relaxed);
         return;
     }
+    let frame = run_call(shared, &conn, call);
+    conn.send(frame);
+    conn.touch();
+    conn.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Dispatches one call and builds its answer frame (SUCCESS, or ERROR for an exception
+/// or a panic). Runs on a handler, or on the reader for a cheap method.
+pub(crate) fn run_call(shared: &Shared, conn: &Conn, call: IncomingCall) -> bytes::Bytes {
     let ctx = CallContext {
         user: call.connection.user.clone(),
         real_user: call.connection.real_user.clone(),
@@ -489,9 +498,7 @@ fn serve(shared: &Shared, qc: QueuedCall) {
         }
     };
     shared.metrics.calls_served.fetch_add(1, Ordering::Relaxed);
-    conn.send(frame);
-    conn.touch();
-    conn.in_flight.fetch_sub(1, Ordering::Relaxed);
+    frame
 }
 
 #[derive(Default)]

@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Sender, TrySendError};
 use ferrodfs_looper::{FdAction, FdEvents, Handler, Looper};
 
@@ -32,6 +33,8 @@ const READS_PER_WAKE: usize = 16;
 const DRAIN_LIMIT: usize = 1024 * 1024;
 /// Longest wait for the client to close after a FATAL answer (capped by the idle timeout).
 const DRAIN_GRACE_MS: u64 = 2_000;
+/// Bytes of inline answers gathered before they are sent mid-pass.
+const MAX_INLINE_ANSWERS: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Paused {
@@ -60,6 +63,10 @@ struct ReaderCtx {
     conns: HashMap<u64, ReaderConn>,
     waiting_for_queue: bool,
     scratch: Vec<u8>,
+    /// Answers of cheap calls run inline during one pass over a connection's frames,
+    /// sent together at the end of the pass.
+    answers: Vec<Bytes>,
+    answers_len: usize,
 }
 
 thread_local! {
@@ -94,6 +101,8 @@ pub(crate) fn run(
             conns: HashMap::new(),
             waiting_for_queue: false,
             scratch: vec![0; READ_CHUNK],
+            answers: Vec::new(),
+            answers_len: 0,
         })
     });
     schedule_sweep(&handler, sweep_every);
@@ -232,8 +241,36 @@ fn on_readable(ctx: &mut ReaderCtx, id: u64) -> FdAction {
     FdAction::Keep
 }
 
-/// Handles every complete frame buffered for `id`.
+/// Handles every complete frame buffered for `id`, then sends the answers of the
+/// cheap calls it ran inline.
 fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
+    let outcome = process_frames(ctx, id);
+    send_answers(ctx, id);
+    outcome
+}
+
+/// Sends the inline answers gathered for `id` in one write.
+fn send_answers(ctx: &mut ReaderCtx, id: u64) {
+    if ctx.answers.is_empty() {
+        return;
+    }
+    let frame = if ctx.answers.len() == 1 {
+        ctx.answers.pop().unwrap_or_default()
+    } else {
+        let mut all = BytesMut::with_capacity(ctx.answers_len);
+        for a in ctx.answers.drain(..) {
+            all.extend_from_slice(&a);
+        }
+        all.freeze()
+    };
+    ctx.answers.clear();
+    ctx.answers_len = 0;
+    if let Some(rc) = ctx.conns.get(&id) {
+        rc.conn.send(frame);
+    }
+}
+
+fn process_frames(ctx: &mut ReaderCtx, id: u64) -> Outcome {
     loop {
         let Some(rc) = ctx.conns.get_mut(&id) else {
             return Outcome::Closed;
@@ -248,6 +285,20 @@ fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
             return Outcome::Idle;
         };
         match event {
+            Event::Call(call)
+                if ctx.queue.is_empty()
+                    && ctx.shared.registry.is_cheap(&call.protocol, &call.method) =>
+            {
+                // Nothing waits for a handler and the method never blocks: run it here,
+                // saving the hand-off to a handler thread.
+                let answer = super::run_call(&ctx.shared, &rc.conn, call);
+                rc.conn.touch();
+                ctx.answers_len += answer.len();
+                ctx.answers.push(answer);
+                if ctx.answers_len >= MAX_INLINE_ANSWERS {
+                    send_answers(ctx, id);
+                }
+            }
             Event::Call(call) => {
                 rc.conn.in_flight.fetch_add(1, Ordering::Relaxed);
                 let job = Job::Call(QueuedCall {
@@ -258,11 +309,20 @@ fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
                     return outcome;
                 }
             }
-            Event::Reply(bytes) => rc.conn.send(bytes),
+            Event::Reply(bytes) => {
+                send_answers(ctx, id);
+                if let Some(rc) = ctx.conns.get(&id) {
+                    rc.conn.send(bytes);
+                }
+            }
             Event::Established(info) => {
                 tracing::debug!(id, user = %info.user, protocol = ?info.protocol, "ipc server: connection context");
             }
             Event::Fatal(bytes) => {
+                send_answers(ctx, id);
+                let Some(rc) = ctx.conns.get_mut(&id) else {
+                    return Outcome::Closed;
+                };
                 ctx.shared
                     .metrics
                     .fatal_responses
