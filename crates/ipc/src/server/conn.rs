@@ -31,6 +31,8 @@ struct Out {
     done: bool,
     /// The reader stopped reading requests because `bytes` passed the limit.
     read_paused: bool,
+    /// When the queue last turned non-empty or last shrank (ms since server start).
+    moved_ms: u64,
 }
 
 pub(crate) struct Conn {
@@ -132,6 +134,12 @@ impl Conn {
         self.lock().bytes
     }
 
+    /// Whether answers are queued and none of their bytes went out for `limit_ms`.
+    pub fn output_stuck_for(&self, now_ms: u64, limit_ms: u64) -> bool {
+        let out = self.lock();
+        out.bytes > 0 && now_ms.saturating_sub(out.moved_ms) > limit_ms
+    }
+
     /// Sends one frame (see the module docs).
     pub fn send(self: &Arc<Self>, frame: Bytes) {
         self.send_inner(frame, false);
@@ -167,6 +175,7 @@ impl Conn {
             }
             Ok(n) => {
                 let rest = frame.slice(n..);
+                out.moved_ms = self.shared.now_ms();
                 out.bytes += rest.len();
                 self.shared
                     .metrics
@@ -218,6 +227,7 @@ impl Conn {
                     return Flushed::Done;
                 }
                 Ok(mut n) => {
+                    out.moved_ms = self.shared.now_ms();
                     out.bytes -= n;
                     self.shared
                         .metrics

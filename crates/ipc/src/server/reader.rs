@@ -448,40 +448,60 @@ pub(crate) fn resume_output(id: u64) {
 }
 
 /// Closes connections idle for longer than the idle timeout (no call in flight, no
-/// output queued, nothing read) and drained FATAL connections past their grace time.
+/// output queued, nothing read), connections whose answers have not moved for the purge
+/// interval (a client that never reads: Hadoop's Responder purge), and drained FATAL
+/// connections past their grace time.
 fn sweep() {
     with_ctx(|ctx| {
         let now = ctx.shared.now_ms();
         let idle_ms = ctx.shared.config.idle_timeout.as_millis() as u64;
+        let purge_ms = ctx.shared.config.purge_interval.as_millis() as u64;
         let mut doomed = Vec::new();
         for (id, rc) in &ctx.conns {
-            let idle = if rc.conn.is_closed() {
-                false
+            let why = if rc.conn.is_closed() {
+                Doom::Closed
             } else if rc.draining.is_some() {
                 if now.saturating_sub(rc.draining_since_ms) <= idle_ms.min(DRAIN_GRACE_MS) {
                     continue;
                 }
-                false
+                Doom::Closed
+            } else if rc.conn.output_stuck_for(now, purge_ms) {
+                Doom::Purged
             } else if rc.paused == Paused::No
                 && rc.conn.in_flight.load(Ordering::Relaxed) == 0
                 && now.saturating_sub(rc.conn.last_active_ms.load(Ordering::Relaxed)) > idle_ms
                 && rc.conn.queued_bytes() == 0
             {
-                true
+                Doom::Idle
             } else {
                 continue;
             };
-            doomed.push((*id, idle));
+            doomed.push((*id, why));
         }
-        for (id, idle) in doomed {
-            if idle {
-                tracing::debug!(id, "ipc server: closing idle connection");
-                ctx.shared
-                    .metrics
-                    .idle_closed
-                    .fetch_add(1, Ordering::Relaxed);
+        for (id, why) in doomed {
+            let metrics = &ctx.shared.metrics;
+            match why {
+                Doom::Idle => {
+                    tracing::debug!(id, "ipc server: closing idle connection");
+                    metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                }
+                Doom::Purged => {
+                    tracing::info!(
+                        id,
+                        "ipc server: answers not read for the purge interval, closing"
+                    );
+                    metrics.purged.fetch_add(1, Ordering::Relaxed);
+                }
+                Doom::Closed => {}
             }
             drop_conn(ctx, id);
         }
     });
+}
+
+/// Why [`sweep`] closes a connection.
+enum Doom {
+    Idle,
+    Purged,
+    Closed,
 }
