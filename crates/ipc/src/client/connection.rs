@@ -135,6 +135,14 @@ struct ReadSide {
     timeout: Duration,
 }
 
+/// Frames queued while another caller writes.
+#[derive(Debug, Default)]
+struct Outbox {
+    frames: Vec<Bytes>,
+    /// A caller is writing; it writes what is queued here before it leaves.
+    writing: bool,
+}
+
 /// A call written to the socket, waiting for its reply.
 #[derive(Debug)]
 pub(crate) struct Pending {
@@ -160,6 +168,8 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     /// The write half; a frame is written whole under this lock.
     writer: Mutex<TcpStream>,
+    /// Call frames waiting for the caller that is writing now (see [`Connection::send`]).
+    outbox: Mutex<Outbox>,
     /// A handle kept only to shut the socket down from any thread.
     control: TcpStream,
     table: Mutex<CallTable>,
@@ -211,6 +221,7 @@ impl Connection {
             id,
             shared,
             writer: Mutex::new(stream),
+            outbox: Mutex::new(Outbox::default()),
             control,
             table: Mutex::new(CallTable::default()),
             read: Mutex::new(ReadSide {
@@ -277,22 +288,59 @@ impl Connection {
             .message(request)
             .finish();
         trace!(addr = %self.id.addr, call_id, method, len = frame.len(), "call");
-        let written = lock(&self.writer).write_all(&frame);
-        match written {
-            Ok(()) => {
-                let now = self.now_ms();
-                self.last_call_activity.store(now, Ordering::Relaxed);
-                self.last_io.store(now, Ordering::Relaxed);
-            }
-            // Part of a frame may be on the wire: the stream is unusable. Closing
-            // completes this call (still in the table) with the reason.
-            Err(e) => self.close(CloseCause::Closed(format!("write failed: {e}").into())),
-        }
+        self.write_or_queue(frame);
         Sent::Pending(Pending {
             call_id,
             slot,
             leading,
         })
+    }
+
+    /// Writes a call frame, or, when another caller is writing, leaves it to that caller,
+    /// which writes every frame queued meanwhile in one write before it leaves: many
+    /// threads calling at once neither wait for the socket one by one nor make a
+    /// syscall each.
+    fn write_or_queue(&self, frame: Bytes) {
+        {
+            let mut outbox = lock(&self.outbox);
+            if outbox.writing {
+                outbox.frames.push(frame);
+                return;
+            }
+            outbox.writing = true;
+        }
+        let mut batch = frame;
+        loop {
+            if let Err(e) = lock(&self.writer).write_all(&batch) {
+                // Part of a frame may be on the wire: the stream is unusable. Closing
+                // completes every call (the queued ones too) with the reason.
+                let mut outbox = lock(&self.outbox);
+                outbox.frames.clear();
+                outbox.writing = false;
+                drop(outbox);
+                self.close(CloseCause::Closed(format!("write failed: {e}").into()));
+                return;
+            }
+            let now = self.now_ms();
+            self.last_call_activity.store(now, Ordering::Relaxed);
+            self.last_io.store(now, Ordering::Relaxed);
+            let mut outbox = lock(&self.outbox);
+            batch = match outbox.frames.len() {
+                0 => {
+                    outbox.writing = false;
+                    return;
+                }
+                1 => outbox.frames.pop().unwrap_or_default(),
+                _ => {
+                    let len = outbox.frames.iter().map(Bytes::len).sum();
+                    let mut all = bytes::BytesMut::with_capacity(len);
+                    for f in outbox.frames.drain(..) {
+                        all.extend_from_slice(&f);
+                    }
+                    all.freeze()
+                }
+            };
+        }
     }
 
     /// Waits for the reply of a sent call, up to the call timeout: as the leader
