@@ -3,8 +3,8 @@
 //! [`RpcClient`] (`Send + Sync + Clone`) owns a pool of connections keyed by
 //! [`ConnectionId`] (server address, protocol, user). Any number of threads call
 //! [`RpcClient::call`] at once; calls to the same server and protocol share one socket,
-//! each frame tagged with a call id, and a receiver thread per connection reads the
-//! replies and hands each to its caller by id, in whatever order the server answers.
+//! each frame tagged with a call id, and replies are handed to their callers by id (see
+//! the implementation notes), in whatever order the server answers.
 //!
 //! `call` is the single choke point (encoding, logging, error mapping); the typed
 //! proxies [`namenode::NamenodeProtocol`] and [`datanode::DatanodeProtocolProxy`] are
@@ -22,10 +22,13 @@
 //! * **Replies**: SUCCESS hands the response to the caller; ERROR fails that call with
 //!   [`Error::Remote`] and the connection lives on; FATAL fails every outstanding call
 //!   with [`Error::Fatal`] and closes the connection.
+//! * **Retry**: a call refused with `RetriableException` or `StandbyException` is sent
+//!   again after a pause ([`ClientConfig::call_retry`]), with the same call id and
+//!   `retryCount` 1, 2, … (Hadoop's `RetryInvocationHandler`).
 //! * **Ping**: when nothing was sent or received for [`ClientConfig::ping_interval`], the
-//!   receiver sends a ping (call id -4, no reply).
+//!   connection's thread sends a ping (call id -4, no reply).
 //! * **Idle close**: with no call outstanding and no call traffic for
-//!   [`ClientConfig::max_idle`], the receiver closes the connection.
+//!   [`ClientConfig::max_idle`], the connection's thread closes the connection.
 //! * **Failure**: any read error, EOF, bad frame or failed write closes the connection:
 //!   every outstanding call completes with [`Error::ConnectionClosed`] (so no call waits
 //!   forever on a dead server) and the pool forgets the connection, so the next call
@@ -50,16 +53,23 @@
 //!
 //! # Implementation notes
 //!
-//! Blocking sockets and one named receiver thread per connection, like Hadoop's
-//! `Client.Connection`. A caller writes its own frame under the connection's write
-//! lock and then waits on a one-shot channel filled by the receiver. The per-call
-//! timeout is the caller's wait; a reply arriving after it is dropped and the
-//! connection stays up (unlike Java, which closes the connection on `rpcTimeout`).
+//! Blocking sockets, like Hadoop's `Client.Connection`, but replies are read by the
+//! callers (leader/follower): one waiting caller at a time reads the socket and
+//! completes every call whose reply it reads; the others sleep on their call's slot
+//! until completed or handed the lead. A lone caller reads its own reply, so a call
+//! costs no thread wake-up beyond the server's answer. Frames written while another
+//! caller writes are queued and go out in that caller's next write. A thread per
+//! connection (`IPC Client connection to <addr> from <user>`) pings, closes the idle
+//! connection and notices the server's hang-up (`POLLRDHUP`) when no call runs.
+//! A follower's timeout is exact; a leader notices its own at the next read timeout,
+//! which is set to what is left of it. A reply arriving after the timeout is dropped
+//! and the connection stays up (unlike Java, which closes the connection on
+//! `rpcTimeout`).
 //!
 //! TODO(issue 3): SASL (auth byte `0xDF`: Java's DataNode IPC client sends it even with
 //! simple auth; a ferrodfs client needs it only for secure clusters); per-call timeouts
-//! (today one per `RpcClient`); call-level retry policies (Hadoop's
-//! `RetryInvocationHandler`, e.g. on `RetriableException`/`StandbyException`).
+//! (today one per `RpcClient`); failover between NameNodes on `StandbyException`
+//! (today the same address is retried); `stateId` (observer reads).
 
 mod connection;
 pub mod datanode;

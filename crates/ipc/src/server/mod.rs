@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!  IPC Listener ──accept──▶ IPC Reader #i (looper; fd callbacks parse frames)
-//!                                │ calls                 │ SASL / FATAL answers
-//!                                ▼                       ▼
+//!                                │ calls           │ SASL / FATAL answers, cheap calls
+//!                                ▼                 ▼ run inline when no call is queued
 //!                      bounded call queue          socket (direct write)
 //!                                │
 //!                                ▼
@@ -13,6 +13,15 @@
 //!
 //! * Calls pipelined on one connection are served concurrently by the handlers and
 //!   answered in completion order, each answer carrying its call id.
+//! * Methods a service marks cheap ([`RpcService::is_cheap`], [`ServiceBuilder::cheap`])
+//!   run on the reader itself when no call waits in the queue: no hand-off to a handler
+//!   thread (Hadoop always hands off). Anything else, or anything while calls wait,
+//!   goes through the queue, so a slow call never holds up a reader.
+//! * Answers for one connection sent while another thread is writing to it are queued
+//!   and written by that thread in one write.
+//! * `max_connections` (`ipc.server.max.connections`): one more is closed right after
+//!   accept; `purge_interval` (`ipc.server.purge.interval`): a connection whose queued
+//!   answers have not moved for that long is closed.
 //! * Back-pressure instead of buffering: a full call queue or a connection whose client
 //!   does not read its answers (`max_pending_output`) stops the reading of that
 //!   connection's socket until there is room.
@@ -22,10 +31,9 @@
 //!   `NEGOTIATE`, as a Hadoop server with security off does.
 //!
 //! # Not yet (issue 3)
-//! Purging answers stuck on a connection whose client never reads (Hadoop: 15 min); a
-//! connection limit (`ipc.server.max.connections`); a retry cache on `clientId` + call
-//! id; `stateId` in replies; authorizing the context's user and protocol; same-CPU
-//! latency (two server threads per call, see `docs/benchmarks.md`).
+//! A retry cache on `clientId` + call id; `stateId` in replies; authorizing the
+//! context's user and protocol; the NameNode marking its cheap methods (it must first
+//! be sure they never wait on the namesystem lock).
 //!
 //! # Examples
 //! ```

@@ -1,6 +1,8 @@
 //! `IPC Reader #i`: a looper that owns the read side of its connections. Each readable
 //! socket is drained (up to a budget per wake-up), every complete frame is parsed, calls
-//! go to the bounded call queue, SASL/FATAL answers are written at once.
+//! go to the bounded call queue, SASL/FATAL answers are written at once. A call of a
+//! method marked cheap runs right here when the call queue is empty; the answers of
+//! such calls from one pass over a connection's input go out in one write.
 //!
 //! Back-pressure: when the call queue is full the connection's call is parked and the
 //! connection's socket is no longer watched (the kernel buffers fill and the client's
