@@ -3,7 +3,7 @@
 
 use crate::java::JavaClient;
 use crate::report::{Figure, IoReport, PeerResult};
-use crate::{baseline, load_average, Error, Pattern, Result};
+use crate::{baseline, load_average, process_cpu_seconds, Error, Pattern, Result};
 use ferrodfs_client::{ClientConf, CreateOptions, DfsClient};
 use ferrodfs_minicluster::{MiniCluster, MiniClusterConfig};
 use std::fmt;
@@ -137,6 +137,16 @@ impl Contender {
             Contender::Ours(_) => Peer::Ours.name(),
             Contender::HdfsNative { .. } => Peer::HdfsNative.name(),
             Contender::Java(_) => Peer::Java.name(),
+        }
+    }
+
+    /// CPU seconds used so far by everything taking part (this process, and the
+    /// JVM for Java).
+    fn cpu_seconds(&self) -> Option<f64> {
+        let own = process_cpu_seconds(None)?;
+        match self {
+            Contender::Java(java) => Some(own + process_cpu_seconds(Some(java.pid()))?),
+            _ => Some(own),
         }
     }
 
@@ -353,24 +363,29 @@ pub fn run_io(config: &IoBenchConfig) -> Result<IoReport> {
             let peer = r.peer;
             let path = format!("/bench/{peer}-{run}.bin");
             let load_w = load_average();
+            let cpu0 = c.cpu_seconds();
             let measured = c.write(&job, &path, config.size).and_then(|w| {
+                let cpu1 = c.cpu_seconds();
                 let load_r = load_average();
                 let rd = c.read(&job, &path, config.size)?;
+                let cpu2 = c.cpu_seconds();
                 c.remove(&path)?;
-                Ok((w, load_w, rd, load_r))
+                let cpu_w = cpu0.zip(cpu1).map(|(a, b)| b - a);
+                let cpu_r = cpu1.zip(cpu2).map(|(a, b)| b - a);
+                Ok(((w, load_w, cpu_w), (rd, load_r, cpu_r)))
             });
             match measured {
-                Ok((w, lw, rd, lr)) => {
+                Ok((w, rd)) => {
                     tracing::info!(
                         %peer,
                         run,
-                        write_mb_s = format!("{:.1}", mb_s(config.size, w)),
-                        read_mb_s = format!("{:.1}", mb_s(config.size, rd)),
-                        load = lw.unwrap_or(f64::NAN),
+                        write_mb_s = format!("{:.1}", mb_s(config.size, w.0)),
+                        read_mb_s = format!("{:.1}", mb_s(config.size, rd.0)),
+                        load = w.1.unwrap_or(f64::NAN),
                         "measured"
                     );
-                    r.write.push(w, lw);
-                    r.read.push(rd, lr);
+                    r.write.push(w);
+                    r.read.push(rd);
                 }
                 Err(e) => {
                     tracing::warn!(%peer, run, error = %e, "run failed");
@@ -401,8 +416,9 @@ pub fn mb_s(bytes: u64, d: Duration) -> f64 {
 }
 
 impl Figure {
-    fn push(&mut self, d: Duration, load: Option<f64>) {
+    fn push(&mut self, (d, load, cpu): (Duration, Option<f64>, Option<f64>)) {
         self.runs.push(d);
         self.loads.push(load);
+        self.cpu.push(cpu);
     }
 }

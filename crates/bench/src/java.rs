@@ -198,6 +198,11 @@ impl JavaClient {
         }
     }
 
+    /// The JVM's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Deletes `path`.
     pub fn delete(&mut self, path: &str) -> Result<()> {
         self.command(&format!("delete {path}")).map(drop)

@@ -175,6 +175,23 @@ impl Default for Pattern {
     }
 }
 
+/// CPU time (user + system, all threads, in seconds) of process `pid`, or of this
+/// process for `None`, from `/proc/<pid>/stat` (clock ticks of 1/100 s, Linux's
+/// fixed `USER_HZ`).
+pub fn process_cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".into(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// The 1-minute load average (`/proc/loadavg`), if readable.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")

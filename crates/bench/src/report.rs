@@ -5,12 +5,14 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// One direction (write or read) of one peer: every run's time and the 1-minute load
-/// average when it started.
+/// One direction (write or read) of one peer: every run's time, the 1-minute load
+/// average when it started, and the CPU seconds it cost (all threads of this
+/// process, plus the JVM for Java).
 #[derive(Debug, Clone, Default)]
 pub struct Figure {
     pub runs: Vec<Duration>,
     pub loads: Vec<Option<f64>>,
+    pub cpu: Vec<Option<f64>>,
 }
 
 impl Figure {
@@ -24,6 +26,14 @@ impl Figure {
     /// Median throughput in MB/s for `size`-byte files.
     pub fn mb_s(&self, size: u64) -> Option<f64> {
         self.median().map(|d| mb_s(size, d))
+    }
+
+    /// Median MB per CPU-second for `size`-byte files.
+    pub fn mb_per_cpu_s(&self, size: u64) -> Option<f64> {
+        let mut v: Vec<f64> = self.cpu.iter().flatten().copied().collect();
+        v.sort_by(f64::total_cmp);
+        let cpu = *v.get(v.len().saturating_sub(1) / 2)?;
+        Some(size as f64 / cpu.max(1e-3) / 1e6)
     }
 
     fn load_range(&self) -> Option<(f64, f64)> {
@@ -75,6 +85,8 @@ pub struct Target {
     pub what: &'static str,
     pub ratio: Option<f64>,
     pub goal: f64,
+    /// The same ratio of MB per CPU-second (for reading figures taken under load).
+    pub cpu_ratio: Option<f64>,
 }
 
 impl Target {
@@ -104,12 +116,27 @@ impl IoReport {
         Some(self.mb_s(a, read)? / self.mb_s(b, read)?)
     }
 
+    /// MB per CPU-second of `peer` for write (`read` false) or read.
+    pub fn mb_per_cpu_s(&self, peer: Peer, read: bool) -> Option<f64> {
+        let p = self.peer(peer)?;
+        if p.note.is_some() {
+            return None;
+        }
+        if read { &p.read } else { &p.write }.mb_per_cpu_s(self.size)
+    }
+
+    /// CPU efficiency (MB per CPU-second) of `a` over that of `b`.
+    pub fn cpu_ratio(&self, a: Peer, b: Peer, read: bool) -> Option<f64> {
+        Some(self.mb_per_cpu_s(a, read)? / self.mb_per_cpu_s(b, read)?)
+    }
+
     /// Issue 6's targets for the client.
     pub fn targets(&self) -> Vec<Target> {
         let t = |what, b, read, goal| Target {
             what,
             ratio: self.ratio(Peer::Ours, b, read),
             goal,
+            cpu_ratio: self.cpu_ratio(Peer::Ours, b, read),
         };
         vec![
             t("write: ours / baseline", Peer::Baseline, false, 0.70),
@@ -156,8 +183,15 @@ impl fmt::Display for IoReport {
         )?;
         writeln!(
             f,
-            "{:<12} {:>11} {:>10} {:>10} {:>10} {:>12}",
-            "peer", "write MB/s", "/baseline", "read MB/s", "/baseline", "load"
+            "{:<12} {:>10} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
+            "peer",
+            "write MB/s",
+            "/baseline",
+            "MB/cpu-s",
+            "read MB/s",
+            "/baseline",
+            "MB/cpu-s",
+            "load"
         )?;
         for p in &self.peers {
             if let Some(note) = &p.note {
@@ -172,12 +206,14 @@ impl fmt::Display for IoReport {
             };
             writeln!(
                 f,
-                "{:<12} {:>11} {:>10} {:>10} {:>10} {:>12}",
+                "{:<12} {:>10} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
                 p.peer.name(),
                 opt(p.write.mb_s(self.size), 1),
                 opt(self.ratio(p.peer, Peer::Baseline, false), 2),
+                opt(p.write.mb_per_cpu_s(self.size), 0),
                 opt(p.read.mb_s(self.size), 1),
                 opt(self.ratio(p.peer, Peer::Baseline, true), 2),
+                opt(p.read.mb_per_cpu_s(self.size), 0),
                 load
             )?;
             if let Some(note) = &p.note {
@@ -209,10 +245,11 @@ impl fmt::Display for IoReport {
             };
             writeln!(
                 f,
-                "  {:<28} {:>6} (goal >= {:.2}) {verdict}",
+                "  {:<28} {:>6} (goal >= {:.2}) {verdict:<12} per CPU-second: {}",
                 t.what,
                 opt(t.ratio, 2),
-                t.goal
+                t.goal,
+                opt(t.cpu_ratio, 2)
             )?;
         }
         Ok(())
