@@ -2,6 +2,7 @@
 //! logic lives in the crates.
 #![forbid(unsafe_code)]
 
+mod bench_io;
 mod cluster;
 mod datanode;
 mod dfs;
@@ -87,6 +88,8 @@ enum Bench {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Client write/read throughput beside a baseline, hdfs-native and Java.
+    Io(bench_io::IoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -121,6 +124,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                 },
         } => bench_nn(&op, threads, ops, dir),
+        Command::Bench {
+            bench: Bench::Io(args),
+        } => bench_io::run(args),
     }
 }
 
