@@ -338,6 +338,55 @@ fn datanode_killed_before_close_recovers_in_close_recovery() {
     assert_same(&read_all(&c, "/closing.bin"), &data, "read back");
 }
 
+/// Two of the three pipeline nodes die at once: the client drops them one recovery
+/// at a time; with one node left the DEFAULT policy adds the spare DataNode (copying
+/// the acknowledged bytes to it), and the write completes with exact content.
+#[test]
+fn two_datanodes_killed_at_once() {
+    let mut cluster = fault_cluster(4);
+    let data = payload(3 * MIB + 999, 7);
+    let (first, second) = data.split_at(MIB + MIB / 2);
+    let block = write_with_fault(
+        &mut cluster,
+        "/two-killed.bin",
+        first.to_vec(),
+        second.to_vec(),
+        1,
+        |cluster, block| {
+            for l in &block.locations[1..] {
+                let i = cluster.datanode_index(&l.id.xfer_addr()).unwrap();
+                cluster.stop_datanode(i).unwrap();
+            }
+        },
+    );
+    let c = client(&cluster);
+    assert_same(&read_all(&c, "/two-killed.bin"), &data, "read back");
+    let after = final_block(&cluster, "/two-killed.bin", block.block.block_id);
+    assert!(after.block.gs > block.block.gs, "{block:?} -> {after:?}");
+    assert_eq!(after.locations.len(), 2, "{after:?}");
+}
+
+/// The NameNode restarts while a file is open: the DataNodes register again and
+/// report their blocks, the writer's RPCs reconnect, and the file, written on after
+/// the restart, closes with exact content.
+#[test]
+fn namenode_restarted_mid_write() {
+    let mut cluster = fault_cluster(3);
+    let c = client(&cluster);
+    let data = payload(2 * MIB + 4321, 8);
+    let mut out = create(&c, "/nn-restart.bin");
+    write_in_pieces(&mut out, &data[..MIB + 1000]);
+    out.hflush().unwrap();
+    cluster.restart_namenode().unwrap();
+    cluster.wait_for_live_datanodes(3, WAIT).unwrap();
+    write_in_pieces(&mut out, &data[MIB + 1000..]);
+    out.close().unwrap();
+    assert_same(&read_all(&c, "/nn-restart.bin"), &data, "read back");
+    cluster
+        .wait_for_replication("/nn-restart.bin", 3, WAIT)
+        .unwrap();
+}
+
 /// A finalized replica is corrupted on disk: a reader fails over to a good replica
 /// (never handing out a bad byte) and reports the bad one; the NameNode copies the
 /// block from a good replica, has the corrupt one deleted, and all replicas end good.
