@@ -387,6 +387,68 @@ fn namenode_restarted_mid_write() {
         .unwrap();
 }
 
+/// Appends while DataNodes fail: first with a node that holds the last block already
+/// stopped (the append pipeline's set-up fails on it; the client drops it and, the
+/// block being appended, adds the spare), then with a pipeline node killed while the
+/// appended bytes stream. Readers see every byte, and meanwhile read around the
+/// dead nodes.
+#[test]
+fn append_survives_dead_datanodes() {
+    let mut cluster = fault_cluster(5);
+    let c = client(&cluster);
+    let mut data = payload(MIB + 300_000, 9);
+    let mut out = create(&c, "/append.bin");
+    write_in_pieces(&mut out, &data);
+    out.close().unwrap();
+    cluster
+        .wait_for_replication("/append.bin", 3, WAIT)
+        .unwrap();
+
+    let located = cluster.block_locations("/append.bin").unwrap();
+    let last = located.blocks.last().unwrap().clone();
+    let first_dead = last.locations[0].id.xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&first_dead).unwrap())
+        .unwrap();
+    // A reader skips the dead replica.
+    assert_same(&read_all(&c, "/append.bin"), &data, "read with a node down");
+
+    let more = payload(700_000, 10);
+    let mut out = c.append("/append.bin").unwrap();
+    write_in_pieces(&mut out, &more[..200_000]);
+    out.hflush().unwrap();
+    data.extend_from_slice(&more[..200_000]);
+    assert_same(&read_all(&c, "/append.bin"), &data, "read after hflush");
+    let block = cluster
+        .block_locations("/append.bin")
+        .unwrap()
+        .last_block
+        .unwrap();
+    assert!(
+        block
+            .locations
+            .iter()
+            .all(|l| l.id.xfer_addr() != first_dead),
+        "{block:?}"
+    );
+    let second_dead = block.locations[1].id.xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&second_dead).unwrap())
+        .unwrap();
+    write_in_pieces(&mut out, &more[200_000..]);
+    out.close().unwrap();
+    data.extend_from_slice(&more[200_000..]);
+    assert_same(&read_all(&c, "/append.bin"), &data, "read after the append");
+    cluster
+        .wait_for(WAIT, "the dead DataNodes to be declared dead", |c| {
+            c.namenode().get_fs_stats().live_datanodes == 3
+        })
+        .unwrap();
+    cluster
+        .wait_for_replication("/append.bin", 3, WAIT)
+        .unwrap();
+}
+
 /// A finalized replica is corrupted on disk: a reader fails over to a good replica
 /// (never handing out a bad byte) and reports the bad one; the NameNode copies the
 /// block from a good replica, has the corrupt one deleted, and all replicas end good.
