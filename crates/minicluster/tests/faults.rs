@@ -518,10 +518,13 @@ fn dead_writer_child() {
     let Ok(nn) = std::env::var(CHILD_NN) else {
         return;
     };
+    // The lease renewer keeps the lease (hard limit 1 s in the parent's cluster)
+    // while this process lives, however slow a loaded machine makes the write.
     let c = DfsClient::new(
         nn.parse().unwrap(),
         ClientConf {
             user: ferrodfs_ipc::client::current_user(),
+            lease_renew_interval: Duration::from_millis(100),
             ..ClientConf::default()
         },
     );
