@@ -449,6 +449,32 @@ fn append_survives_dead_datanodes() {
         .unwrap();
 }
 
+/// The DataNode a reader is streaming a block from dies in the middle: the reader
+/// goes on from the same offset on another replica.
+#[test]
+fn reader_fails_over_when_its_datanode_dies() {
+    let mut cluster = fault_cluster(3);
+    let c = client(&cluster);
+    let data = payload(2 * MIB + 3333, 11);
+    let mut out = create(&c, "/read.bin");
+    write_in_pieces(&mut out, &data);
+    out.close().unwrap();
+    cluster.wait_for_replication("/read.bin", 3, WAIT).unwrap();
+
+    let mut input = c.open("/read.bin").unwrap();
+    let mut back = vec![0u8; 300_000];
+    input.read_exact(&mut back).unwrap();
+    // Replicas are tried in the NameNode's order: the reader is on the first.
+    let first = cluster.block_locations("/read.bin").unwrap().blocks[0].locations[0]
+        .id
+        .xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&first).unwrap())
+        .unwrap();
+    input.read_to_end(&mut back).unwrap();
+    assert_same(&back, &data, "read across the failure");
+}
+
 /// A finalized replica is corrupted on disk: a reader fails over to a good replica
 /// (never handing out a bad byte) and reports the bad one; the NameNode copies the
 /// block from a good replica, has the corrupt one deleted, and all replicas end good.
@@ -477,6 +503,15 @@ fn corrupt_replica_is_reported_replaced_and_deleted() {
         &data,
         "read with a corrupt replica",
     );
+    // The reader reported it (reportBadBlocks, answered before the read went on):
+    // the NameNode no longer offers that replica.
+    let bad_addr = block.locations[0].id.xfer_addr();
+    let offered = cluster.block_locations("/corrupt.bin").unwrap().blocks[0]
+        .locations
+        .iter()
+        .map(|l| l.id.xfer_addr())
+        .collect::<Vec<_>>();
+    assert!(!offered.contains(&bad_addr), "{offered:?}");
     cluster
         .wait_for(WAIT, "the corrupt replica to be deleted", |_| {
             !bad_file.exists()
