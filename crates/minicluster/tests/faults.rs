@@ -338,6 +338,143 @@ fn datanode_killed_before_close_recovers_in_close_recovery() {
     assert_same(&read_all(&c, "/closing.bin"), &data, "read back");
 }
 
+/// Two of the three pipeline nodes die at once: the client drops them one recovery
+/// at a time; with one node left the DEFAULT policy adds the spare DataNode (copying
+/// the acknowledged bytes to it), and the write completes with exact content.
+#[test]
+fn two_datanodes_killed_at_once() {
+    let mut cluster = fault_cluster(4);
+    let data = payload(3 * MIB + 999, 7);
+    let (first, second) = data.split_at(MIB + MIB / 2);
+    let block = write_with_fault(
+        &mut cluster,
+        "/two-killed.bin",
+        first.to_vec(),
+        second.to_vec(),
+        1,
+        |cluster, block| {
+            for l in &block.locations[1..] {
+                let i = cluster.datanode_index(&l.id.xfer_addr()).unwrap();
+                cluster.stop_datanode(i).unwrap();
+            }
+        },
+    );
+    let c = client(&cluster);
+    assert_same(&read_all(&c, "/two-killed.bin"), &data, "read back");
+    let after = final_block(&cluster, "/two-killed.bin", block.block.block_id);
+    assert!(after.block.gs > block.block.gs, "{block:?} -> {after:?}");
+    assert_eq!(after.locations.len(), 2, "{after:?}");
+}
+
+/// The NameNode restarts while a file is open: the DataNodes register again and
+/// report their blocks, the writer's RPCs reconnect, and the file, written on after
+/// the restart, closes with exact content.
+#[test]
+fn namenode_restarted_mid_write() {
+    let mut cluster = fault_cluster(3);
+    let c = client(&cluster);
+    let data = payload(2 * MIB + 4321, 8);
+    let mut out = create(&c, "/nn-restart.bin");
+    write_in_pieces(&mut out, &data[..MIB + 1000]);
+    out.hflush().unwrap();
+    cluster.restart_namenode().unwrap();
+    cluster.wait_for_live_datanodes(3, WAIT).unwrap();
+    write_in_pieces(&mut out, &data[MIB + 1000..]);
+    out.close().unwrap();
+    assert_same(&read_all(&c, "/nn-restart.bin"), &data, "read back");
+    cluster
+        .wait_for_replication("/nn-restart.bin", 3, WAIT)
+        .unwrap();
+}
+
+/// Appends while DataNodes fail: first with a node that holds the last block already
+/// stopped (the append pipeline's set-up fails on it; the client drops it and, the
+/// block being appended, adds the spare), then with a pipeline node killed while the
+/// appended bytes stream. Readers see every byte, and meanwhile read around the
+/// dead nodes.
+#[test]
+fn append_survives_dead_datanodes() {
+    let mut cluster = fault_cluster(5);
+    let c = client(&cluster);
+    let mut data = payload(MIB + 300_000, 9);
+    let mut out = create(&c, "/append.bin");
+    write_in_pieces(&mut out, &data);
+    out.close().unwrap();
+    cluster
+        .wait_for_replication("/append.bin", 3, WAIT)
+        .unwrap();
+
+    let located = cluster.block_locations("/append.bin").unwrap();
+    let last = located.blocks.last().unwrap().clone();
+    let first_dead = last.locations[0].id.xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&first_dead).unwrap())
+        .unwrap();
+    // A reader skips the dead replica.
+    assert_same(&read_all(&c, "/append.bin"), &data, "read with a node down");
+
+    let more = payload(700_000, 10);
+    let mut out = c.append("/append.bin").unwrap();
+    write_in_pieces(&mut out, &more[..200_000]);
+    out.hflush().unwrap();
+    data.extend_from_slice(&more[..200_000]);
+    assert_same(&read_all(&c, "/append.bin"), &data, "read after hflush");
+    let block = cluster
+        .block_locations("/append.bin")
+        .unwrap()
+        .last_block
+        .unwrap();
+    assert!(
+        block
+            .locations
+            .iter()
+            .all(|l| l.id.xfer_addr() != first_dead),
+        "{block:?}"
+    );
+    let second_dead = block.locations[1].id.xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&second_dead).unwrap())
+        .unwrap();
+    write_in_pieces(&mut out, &more[200_000..]);
+    out.close().unwrap();
+    data.extend_from_slice(&more[200_000..]);
+    assert_same(&read_all(&c, "/append.bin"), &data, "read after the append");
+    cluster
+        .wait_for(WAIT, "the dead DataNodes to be declared dead", |c| {
+            c.namenode().get_fs_stats().live_datanodes == 3
+        })
+        .unwrap();
+    cluster
+        .wait_for_replication("/append.bin", 3, WAIT)
+        .unwrap();
+}
+
+/// The DataNode a reader is streaming a block from dies in the middle: the reader
+/// goes on from the same offset on another replica.
+#[test]
+fn reader_fails_over_when_its_datanode_dies() {
+    let mut cluster = fault_cluster(3);
+    let c = client(&cluster);
+    let data = payload(2 * MIB + 3333, 11);
+    let mut out = create(&c, "/read.bin");
+    write_in_pieces(&mut out, &data);
+    out.close().unwrap();
+    cluster.wait_for_replication("/read.bin", 3, WAIT).unwrap();
+
+    let mut input = c.open("/read.bin").unwrap();
+    let mut back = vec![0u8; 300_000];
+    input.read_exact(&mut back).unwrap();
+    // Replicas are tried in the NameNode's order: the reader is on the first.
+    let first = cluster.block_locations("/read.bin").unwrap().blocks[0].locations[0]
+        .id
+        .xfer_addr();
+    cluster
+        .stop_datanode(cluster.datanode_index(&first).unwrap())
+        .unwrap();
+    input.read_to_end(&mut back).unwrap();
+    assert_same(&back, &data, "read across the failure");
+}
+
 /// A finalized replica is corrupted on disk: a reader fails over to a good replica
 /// (never handing out a bad byte) and reports the bad one; the NameNode copies the
 /// block from a good replica, has the corrupt one deleted, and all replicas end good.
@@ -366,6 +503,15 @@ fn corrupt_replica_is_reported_replaced_and_deleted() {
         &data,
         "read with a corrupt replica",
     );
+    // The reader reported it (reportBadBlocks, answered before the read went on):
+    // the NameNode no longer offers that replica.
+    let bad_addr = block.locations[0].id.xfer_addr();
+    let offered = cluster.block_locations("/corrupt.bin").unwrap().blocks[0]
+        .locations
+        .iter()
+        .map(|l| l.id.xfer_addr())
+        .collect::<Vec<_>>();
+    assert!(!offered.contains(&bad_addr), "{offered:?}");
     cluster
         .wait_for(WAIT, "the corrupt replica to be deleted", |_| {
             !bad_file.exists()
@@ -407,10 +553,13 @@ fn dead_writer_child() {
     let Ok(nn) = std::env::var(CHILD_NN) else {
         return;
     };
+    // The lease renewer keeps the lease (hard limit 1 s in the parent's cluster)
+    // while this process lives, however slow a loaded machine makes the write.
     let c = DfsClient::new(
         nn.parse().unwrap(),
         ClientConf {
             user: ferrodfs_ipc::client::current_user(),
+            lease_renew_interval: Duration::from_millis(100),
             ..ClientConf::default()
         },
     );

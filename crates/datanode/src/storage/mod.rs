@@ -368,8 +368,16 @@ impl FsDataset {
     /// VERSION, and loads its replicas: FINALIZED ones as they are, `rbw/`
     /// ones as RWR truncated to their last verified chunk; inconsistent
     /// partial replicas are deleted, `tmp/` is emptied.
+    ///
+    /// Adding a pool already loaded (the actor registers again after a NameNode
+    /// restart) changes nothing: scanning it again would find every replica twice.
     pub fn add_block_pool(&self, ns: &NamespaceInfo) -> Result<()> {
         let mut st = lock(&self.inner.state);
+        if st.pools.get(&ns.block_pool_id).is_some_and(|known| {
+            known.cluster_id == ns.cluster_id && known.namespace_id == ns.namespace_id
+        }) {
+            return Ok(());
+        }
         for (i, v) in self.inner.volumes.iter().enumerate() {
             v.bind_cluster(&ns.cluster_id)?;
             v.add_block_pool(ns)?;
