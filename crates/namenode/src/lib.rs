@@ -44,8 +44,12 @@
 //! `compute_replication_work`, `check_safe_mode`, `maybe_checkpoint`) for looper timers.
 //!
 //! Not done yet (TODO, issue 4):
-//! - per-storage block lists: a full block report and dead-node expiry scan all blocks;
-//! - excess (over-replicated) replicas are not deleted; no rack awareness;
+//! - per-storage block lists: a full block report, dead-node expiry and
+//!   getDatanodeReport's `numBlocks` scan all blocks;
+//! - no rack awareness: excess replicas (more than the file's replication, e.g. after
+//!   setReplication lowers it) are deleted from the nodes with the least remaining
+//!   space, not spread over racks; a replica re-reported by a stale full block report
+//!   after its deletion stays listed until that node's next full report;
 //! - access times are not updated on reads (`dfs.namenode.accesstime.precision`);
 //! - quotas, snapshots, ACLs, xattrs, symlinks, storage policies, encryption zones,
 //!   erasure coding, delegation tokens: their ClientProtocol methods answer

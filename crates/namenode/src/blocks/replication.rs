@@ -1,12 +1,12 @@
-//! Redundancy bookkeeping: blocks that need more replicas, replications in flight, and
-//! replicas reported corrupt.
+//! Redundancy bookkeeping: blocks that need more replicas, replications in flight,
+//! replicas reported corrupt, and excess replicas scheduled for deletion.
 //!
 //! Blocks are queued by priority (Hadoop's `LowRedundancyBlocks` levels, simplified to
 //! three): 0 = one or zero live replicas left, 1 = fewer than a third of the expected
 //! replicas, 2 = the rest. A block scheduled for replication goes to the pending set with a
 //! deadline; if no replica shows up in time it is queued again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::namespace::BlockId;
@@ -25,6 +25,9 @@ pub struct RedundancyQueues {
     pending: HashMap<BlockId, Pending>,
     /// Block → storages holding a replica reported corrupt.
     corrupt: HashMap<BlockId, Vec<u32>>,
+    /// Block → storages whose replica was found excess and is being deleted (Hadoop's
+    /// `ExcessRedundancyMap`); they no longer count as live.
+    excess: HashMap<BlockId, Vec<u32>>,
 }
 
 /// Replications of one block in flight (Hadoop's `PendingBlockInfo`).
@@ -74,6 +77,7 @@ impl RedundancyQueues {
         self.remove(block);
         self.pending.remove(&block);
         self.corrupt.remove(&block);
+        self.excess.remove(&block);
     }
 
     pub fn len(&self) -> usize {
@@ -167,6 +171,49 @@ impl RedundancyQueues {
     }
 }
 
+impl RedundancyQueues {
+    /// Records that the replica of `block` on `storage` is being deleted as excess.
+    pub fn mark_excess(&mut self, block: BlockId, storage: u32) {
+        let v = self.excess.entry(block).or_default();
+        if !v.contains(&storage) {
+            v.push(storage);
+        }
+    }
+
+    /// Storages whose replica of `block` is being deleted as excess.
+    pub fn excess_replicas(&self, block: BlockId) -> &[u32] {
+        self.excess.get(&block).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn is_excess(&self, block: BlockId, storage: u32) -> bool {
+        self.excess_replicas(block).contains(&storage)
+    }
+
+    /// The replica is gone (deleted, or its node died): forget it as excess.
+    pub fn clear_excess(&mut self, block: BlockId, storage: u32) {
+        if let Some(v) = self.excess.get_mut(&block) {
+            v.retain(|&s| s != storage);
+            if v.is_empty() {
+                self.excess.remove(&block);
+            }
+        }
+    }
+
+    /// Forgets every excess replica on these storages (their nodes died: the queued
+    /// deletions were dropped; a replica that comes back is judged again).
+    pub fn clear_excess_on(&mut self, storages: &HashSet<u32>) {
+        self.excess.retain(|_, v| {
+            v.retain(|s| !storages.contains(s));
+            !v.is_empty()
+        });
+    }
+
+    /// Number of replicas being deleted as excess, over all blocks.
+    pub fn excess_count(&self) -> usize {
+        self.excess.values().map(Vec::len).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +266,23 @@ mod tests {
         assert_eq!(q.corrupt_replicas(1), &[8]);
         q.clear_corrupt(1, 8);
         assert!(q.corrupt_replicas(1).is_empty());
+    }
+
+    #[test]
+    fn excess_replicas() {
+        let mut q = RedundancyQueues::default();
+        q.mark_excess(1, 7);
+        q.mark_excess(1, 7);
+        q.mark_excess(1, 8);
+        q.mark_excess(2, 8);
+        assert_eq!(q.excess_replicas(1), &[7, 8]);
+        assert!(q.is_excess(2, 8) && !q.is_excess(2, 7));
+        q.clear_excess(1, 7);
+        assert_eq!(q.excess_replicas(1), &[8]);
+        q.clear_excess_on(&HashSet::from([8]));
+        assert_eq!(q.excess_count(), 0);
+        q.mark_excess(3, 1);
+        q.forget(3);
+        assert!(q.excess_replicas(3).is_empty());
     }
 }

@@ -84,6 +84,8 @@ pub struct DatanodeDescriptor {
     pub alive: bool,
     /// Blocks scheduled to be written to this node and not yet reported.
     pub blocks_scheduled: u32,
+    /// When the last full block report (of any storage) was processed.
+    pub last_block_report: Option<Instant>,
     commands: VecDeque<DatanodeCommand>,
 }
 
@@ -127,6 +129,7 @@ impl DatanodeManager {
             last_heartbeat: now,
             alive: true,
             blocks_scheduled: 0,
+            last_block_report: None,
             commands: VecDeque::new(),
         });
         ix

@@ -378,8 +378,23 @@ impl FsNamesystem {
             .map_or(0, |f| usize::from(f.replication()))
     }
 
-    /// Re-queues a complete block for replication if it lacks replicas.
+    /// Re-queues a complete block for replication if it lacks replicas, or schedules the
+    /// deletion of its excess replicas if it has too many.
     pub(crate) fn update_redundancy(&mut self, id: BlockId) {
+        // A replica no longer recorded (deleted, its node dead) is no longer excess.
+        if !self.redundancy.excess_replicas(id).is_empty() {
+            let locs = self.blocks.locations(id);
+            let gone: Vec<u32> = self
+                .redundancy
+                .excess_replicas(id)
+                .iter()
+                .copied()
+                .filter(|s| !locs.contains(s))
+                .collect();
+            for s in gone {
+                self.redundancy.clear_excess(id, s);
+            }
+        }
         // Queues are built when safe mode ends (replicas are still being reported).
         if self.safe_mode.on {
             return;
@@ -393,7 +408,26 @@ impl FsNamesystem {
             return;
         }
         let expected = self.expected_replication(id);
-        let live = self.blocks.replica_count(id);
-        self.redundancy.update(id, live, expected);
+        let live = self.live_replicas(id);
+        self.redundancy.update(id, live.len(), expected);
+        if expected > 0 && live.len() > expected {
+            self.delete_excess_replicas(id, &live, expected);
+        }
+    }
+
+    /// Storages holding a replica of `id` that counts: recorded (so not corrupt), on a
+    /// live node, and not being deleted as excess.
+    pub(crate) fn live_replicas(&self, id: BlockId) -> Vec<u32> {
+        self.blocks
+            .locations(id)
+            .into_iter()
+            .filter(|&s| !self.redundancy.is_excess(id, s))
+            .filter(|&s| {
+                self.dns
+                    .node_of_storage(s)
+                    .and_then(|n| self.dns.node(n))
+                    .is_some_and(|d| d.alive)
+            })
+            .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! DatanodeProtocol operations and the monitors: registration, heartbeats, block reports,
 //! bad-block reports, dead-node expiry, re-replication scheduling and safe mode.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use super::FsNamesystem;
@@ -115,6 +115,51 @@ impl FsNamesystem {
         );
     }
 
+    /// Schedules the deletion of a block's excess replicas: of the `live` storages, all
+    /// but `expected` are sent an invalidation and stop counting as live. The victims
+    /// are chosen like Hadoop's `BlockPlacementPolicyDefault.chooseReplicaToDelete`
+    /// (without racks): the node with the least remaining space first, ties broken by
+    /// the storage index, so the choice is deterministic. The last replica is never
+    /// deleted.
+    pub(crate) fn delete_excess_replicas(&mut self, id: BlockId, live: &[u32], expected: usize) {
+        let Some(info) = self.blocks.get(id).cloned() else {
+            return;
+        };
+        let keep = expected.max(1);
+        if live.len() <= keep {
+            return;
+        }
+        let mut candidates: Vec<(u64, u32, u32)> = live
+            .iter()
+            .filter_map(|&s| {
+                let node = self.dns.node_of_storage(s)?;
+                let d = self.dns.node(node)?;
+                Some((d.remaining, s, node))
+            })
+            .collect();
+        candidates.sort_unstable();
+        for &(_, storage, node) in candidates.iter().take(live.len() - keep) {
+            tracing::debug!(block = id, storage, node, "deleting excess replica");
+            self.redundancy.mark_excess(id, storage);
+            self.invalidate(node, id, info.gs, info.num_bytes);
+        }
+    }
+
+    /// Block counts by node index (replicas recorded at the NameNode, excess ones
+    /// included until their deletion is reported), for getDatanodeReport's `numBlocks`.
+    // TODO(issue 4): per-storage block lists would make this O(nodes), not O(blocks).
+    pub fn blocks_per_node(&self) -> HashMap<u32, u32> {
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        for (id, _) in self.blocks.iter() {
+            for s in self.blocks.locations(id) {
+                if let Some(n) = self.dns.node_of_storage(s) {
+                    *counts.entry(n).or_default() += 1;
+                }
+            }
+        }
+        counts
+    }
+
     /// One reported replica: record it, or mark it corrupt / to be deleted.
     fn process_replica(&mut self, node: u32, storage: u32, r: ReportedBlock) {
         let Some(info) = self.blocks.get(r.block_id).cloned() else {
@@ -189,6 +234,9 @@ impl FsNamesystem {
         }
         for &r in blocks {
             self.process_replica(node, storage, r);
+        }
+        if let Some(n) = self.dns.node_mut(node) {
+            n.last_block_report = Some(now);
         }
         self.check_safe_mode(now);
         Ok(())
@@ -307,7 +355,8 @@ impl FsNamesystem {
                 self.redundancy.forget(id);
                 continue;
             };
-            let locs = self.blocks.locations(id);
+            // Replicas being deleted as excess neither count nor serve as sources.
+            let locs = self.live_replicas(id);
             let expected = self.expected_replication(id);
             let nodes: Vec<u32> = locs
                 .iter()
@@ -321,11 +370,12 @@ impl FsNamesystem {
                 continue; // missing block: nothing to copy from
             };
             let block_size = info.num_bytes;
-            // A node still holding a corrupt copy would refuse the new one.
+            // A node still holding a corrupt or excess copy would refuse the new one.
             let excluded: Vec<String> = self
                 .redundancy
                 .corrupt_replicas(id)
                 .iter()
+                .chain(self.redundancy.excess_replicas(id))
                 .filter_map(|&s| self.dns.node_of_storage(s))
                 .filter_map(|n| self.dns.node(n))
                 .map(|d| d.id.uuid.clone())

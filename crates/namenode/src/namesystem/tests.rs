@@ -769,3 +769,120 @@ fn mode_strings() {
     assert_eq!(mode_string(0o1777), "rwxrwxrwt");
     assert_eq!(mode_string(0o1776), "rwxrwxrwT");
 }
+
+fn invalidated(cmds: &[DatanodeCommand]) -> Vec<BlockId> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            DatanodeCommand::Invalidate { blocks } => Some(blocks.iter().map(|b| b.block_id)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn deleted(fs: &mut FsNamesystem, uuid: &str, storage: &str, b: &crate::blocks::ExtendedBlock) {
+    fs.incremental_block_report(
+        uuid,
+        storage,
+        &[ReceivedDeletedBlock {
+            block_id: b.block_id,
+            gs: b.gs,
+            num_bytes: b.num_bytes,
+            status: ReceivedDeletedStatus::Deleted,
+        }],
+        Instant::now(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn lowering_replication_deletes_excess_replicas() {
+    use crate::datanodes::StorageReport;
+    let mut fs = fs();
+    with_datanodes(&mut fs, 3);
+    let st = create(&mut fs, &su(), "/x").unwrap();
+    let lb = fs
+        .add_block(&su(), "/x", Some(st.file_id), None, &[], &[])
+        .unwrap();
+    assert_eq!(lb.locations.len(), 3);
+    received(&mut fs, &lb, 7);
+    let mut b = lb.block.clone();
+    b.num_bytes = 7;
+    assert!(fs
+        .complete(&su(), "/x", Some(st.file_id), Some(&b))
+        .unwrap());
+    // Remaining space: dn-2 < dn-1 < dn-3, so dn-2 goes first, then dn-1.
+    let loc = |u: &str| {
+        lb.locations
+            .iter()
+            .find(|l| l.id.uuid == u)
+            .unwrap()
+            .storage_id
+            .clone()
+    };
+    for (u, remaining) in [("dn-1", 100), ("dn-2", 50), ("dn-3", 200)] {
+        let r = StorageReport {
+            storage_id: loc(u),
+            failed: false,
+            capacity: 1000,
+            dfs_used: 1000 - remaining,
+            remaining,
+        };
+        assert!(fs.heartbeat(u, &[r], 0, Instant::now()).is_empty());
+    }
+    assert_eq!(fs.blocks_per_node().values().sum::<u32>(), 3);
+
+    fs.set_replication(&su(), "/x", 2).unwrap();
+    assert_eq!(fs.live_replicas(b.block_id).len(), 2);
+    assert_eq!(
+        invalidated(&fs.heartbeat("dn-2", &[], 0, Instant::now())),
+        [b.block_id]
+    );
+    assert!(invalidated(&fs.heartbeat("dn-1", &[], 0, Instant::now())).is_empty());
+    // Asking again schedules nothing more: the replica being deleted is not live.
+    fs.set_replication(&su(), "/x", 2).unwrap();
+    assert!(invalidated(&fs.heartbeat("dn-2", &[], 0, Instant::now())).is_empty());
+    fs.set_replication(&su(), "/x", 1).unwrap();
+    assert_eq!(
+        invalidated(&fs.heartbeat("dn-1", &[], 0, Instant::now())),
+        [b.block_id]
+    );
+    assert!(invalidated(&fs.heartbeat("dn-3", &[], 0, Instant::now())).is_empty());
+    assert_eq!(fs.live_replicas(b.block_id).len(), 1);
+    // The locations stay until the DataNodes report the deletions.
+    assert_eq!(fs.block_map().replica_count(b.block_id), 3);
+    deleted(&mut fs, "dn-2", &loc("dn-2"), &b);
+    deleted(&mut fs, "dn-1", &loc("dn-1"), &b);
+    assert_eq!(fs.block_map().replica_count(b.block_id), 1);
+    assert_eq!(fs.redundancy.excess_count(), 0);
+    let per_node = fs.blocks_per_node();
+    assert_eq!(per_node.values().sum::<u32>(), 1);
+
+    // A node coming back with its replica while in safe mode: nothing is deleted
+    // until safe mode ends.
+    fs.set_safe_mode(SafeModeAction::Enter);
+    received(&mut fs, &lb, 7);
+    assert_eq!(fs.block_map().replica_count(b.block_id), 3);
+    for u in ["dn-1", "dn-2", "dn-3"] {
+        assert!(invalidated(&fs.heartbeat(u, &[], 0, Instant::now())).is_empty());
+    }
+    fs.set_safe_mode(SafeModeAction::Leave);
+    let mut victims: Vec<&str> = ["dn-1", "dn-2", "dn-3"]
+        .into_iter()
+        .filter(|u| !invalidated(&fs.heartbeat(u, &[], 0, Instant::now())).is_empty())
+        .collect();
+    victims.sort_unstable();
+    assert_eq!(victims, ["dn-1", "dn-2"]);
+
+    // Raising the replication again while the deletions are in flight: the nodes still
+    // holding a doomed copy are not targets, and only the kept replica is a source.
+    fs.set_replication(&su(), "/x", 3).unwrap();
+    assert_eq!(fs.compute_replication_work(10, Instant::now()), 0);
+    deleted(&mut fs, "dn-2", &loc("dn-2"), &b);
+    assert_eq!(fs.compute_replication_work(10, Instant::now()), 1);
+    let cmds = fs.heartbeat("dn-3", &[], 0, Instant::now());
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, DatanodeCommand::Transfer { targets, .. }
+        if targets.len() == 1 && targets[0].id.uuid == "dn-2")));
+}

@@ -335,6 +335,7 @@ impl ClientProtocolHandler {
     ) -> RpcResult<GetDatanodeReportResponseProto> {
         let kind = DatanodeReportTypeProto::try_from(req.r#type).ok();
         let di = self.nn.with_namesystem(|fs| {
+            let blocks = fs.blocks_per_node();
             fs.datanodes()
                 .nodes()
                 .filter(|(_, d)| match kind {
@@ -343,7 +344,11 @@ impl ClientProtocolHandler {
                     Some(DatanodeReportTypeProto::Dead) => !d.alive,
                     _ => false,
                 })
-                .map(|(_, d)| convert::datanode_info(&d.id, Some(d)))
+                .map(|(ix, d)| {
+                    let mut info = convert::datanode_info(&d.id, Some(d));
+                    info.num_blocks = Some(blocks.get(&ix).copied().unwrap_or(0));
+                    info
+                })
                 .collect()
         });
         Ok(GetDatanodeReportResponseProto { di })

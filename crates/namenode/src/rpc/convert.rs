@@ -165,6 +165,12 @@ pub fn datanode_info(id: &DatanodeId, stats: Option<&DatanodeDescriptor>) -> Dat
         info.last_update = Some(last_update);
         info.last_update_monotonic = Some(last_update);
         info.xceiver_count = Some(d.xceiver_count);
+        if let Some(t) = d.last_block_report {
+            let ago = ms(Instant::now().saturating_duration_since(t));
+            let at = (now_ms().max(0) as u64).saturating_sub(ago);
+            info.last_block_report_time = Some(at);
+            info.last_block_report_monotonic = Some(at);
+        }
     }
     info
 }
