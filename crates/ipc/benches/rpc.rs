@@ -66,6 +66,7 @@ fn start_server() -> Server {
         .bind("127.0.0.1:0".parse().unwrap())
         .readers(1)
         .handlers(4)
+        .idle_timeout(Duration::from_secs(3600))
         .service(service)
         .start()
         .unwrap()
