@@ -11,6 +11,12 @@
 //!
 //! Every packet's data is verified against its checksums (CRC32 or CRC32C, whatever
 //! the DataNode stored) before a byte of it is handed out.
+//!
+//! Copies: a packet whose data the caller wants whole and has room for is read
+//! straight from the socket into the caller's buffer and verified there (the
+//! lengths, header and checksums come through a small `BufReader`); other packets
+//! (the first of an unaligned range, the last of a range, small reads) go through
+//! one reused buffer.
 
 use crate::config::ClientConf;
 use crate::datanode::{connect, DnStream};
@@ -18,18 +24,28 @@ use crate::output::pipeline::client_header;
 use crate::{Error, Result};
 use ferrodfs_proto::hdfs::{
     BlockOpResponseProto, ClientReadStatusProto, DatanodeInfoProto, ExtendedBlockProto,
-    OpReadBlockProto, Status,
+    OpReadBlockProto, PacketHeaderProto, Status,
 };
+use ferrodfs_proto::Message;
 use ferrodfs_transfer::checksum::{ChecksumType, DataChecksum};
 use ferrodfs_transfer::op::{read_delimited, write_delimited, write_op, Op};
-use ferrodfs_transfer::packet::PacketReader;
+use ferrodfs_transfer::packet::{PacketHeader, MAX_PACKET_SIZE, PKT_LENGTHS_LEN};
+use std::io::{BufReader, Read};
+use std::net::TcpStream;
+
+/// Buffer for packet lengths, headers and checksums; packet data bypasses it.
+const HEAD_BUFFER: usize = 4096;
 
 /// An open READ_BLOCK of `[offset, offset + len)` of one replica.
 #[derive(Debug)]
 pub struct BlockReader {
     stream: DnStream,
+    /// The same socket, buffered for reading.
+    input: BufReader<TcpStream>,
     checksum: DataChecksum,
-    packets: PacketReader,
+    /// The current packet's header bytes, then its checksums.
+    header: Vec<u8>,
+    sums: Vec<u8>,
     /// Verified bytes not yet handed out, from `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
@@ -105,10 +121,13 @@ impl BlockReader {
                 what: "chunkOffset past the requested offset",
             });
         }
+        let input = BufReader::with_capacity(HEAD_BUFFER, stream.stream.try_clone().map_err(io)?);
         Ok(BlockReader {
             stream,
+            input,
             checksum,
-            packets: PacketReader::new(),
+            header: Vec::new(),
+            sums: Vec::new(),
             buf: Vec::new(),
             pos: 0,
             next_offset: offset,
@@ -144,16 +163,24 @@ impl BlockReader {
                 self.finish()?;
                 return Ok(0);
             }
-            self.fill()?;
+            if let Some(n) = self.fill(out)? {
+                return Ok(n);
+            }
         }
         let n = out.len().min(self.buf.len() - self.pos);
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
+        self.advance(n)?;
+        Ok(n)
+    }
+
+    /// Moves past `n` handed-out bytes; after the range's last one, finishes.
+    fn advance(&mut self, n: usize) -> Result<()> {
         self.next_offset += n as u64;
         if self.next_offset >= self.end && self.pos == self.buf.len() {
             self.finish()?;
         }
-        Ok(n)
+        Ok(())
     }
 
     fn transfer_error(&self, source: ferrodfs_transfer::Error) -> Error {
@@ -163,52 +190,108 @@ impl BlockReader {
         }
     }
 
-    /// Reads and verifies the next packet into `buf` (the part from `next_offset` up
-    /// to `end`).
-    fn fill(&mut self) -> Result<()> {
-        let packet = match self.packets.read(&mut self.stream.stream) {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(Error::Transfer {
-                    node: self.stream.name.clone(),
-                    source: e,
-                })
-            }
-        };
-        let start = packet.header.offset_in_block;
-        if start < 0 || start as u64 != self.received_to {
-            return Err(Error::BadReply {
-                method: "READ_BLOCK",
-                what: "packet out of place",
-            });
+    fn io_error(&self, source: std::io::Error) -> Error {
+        Error::DataNodeIo {
+            node: self.stream.name.clone(),
+            source,
         }
-        if packet.header.last_packet_in_block && packet.data.is_empty() {
+    }
+
+    fn bad_packet(&self, what: &'static str) -> Error {
+        self.transfer_error(ferrodfs_transfer::Error::BadPacket(what))
+    }
+
+    /// Reads the next packet's lengths, header and checksums (into `sums`), checking
+    /// every length before trusting it; the data is left in the stream.
+    fn read_head(&mut self) -> Result<PacketHeader> {
+        let mut lengths = [0u8; PKT_LENGTHS_LEN];
+        self.input
+            .read_exact(&mut lengths)
+            .map_err(|e| self.io_error(e))?;
+        let payload_len = i32::from_be_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]);
+        let header_len = usize::from(u16::from_be_bytes([lengths[4], lengths[5]]));
+        let body_len = usize::try_from(payload_len)
+            .ok()
+            .and_then(|p| p.checked_sub(4))
+            .ok_or_else(|| self.bad_packet("payload length below 4"))?;
+        if body_len + header_len + PKT_LENGTHS_LEN > MAX_PACKET_SIZE {
+            return Err(self.transfer_error(ferrodfs_transfer::Error::TooLong {
+                what: "packet",
+                len: (body_len + header_len + PKT_LENGTHS_LEN) as u64,
+                max: MAX_PACKET_SIZE as u64,
+            }));
+        }
+        self.header.resize(header_len, 0);
+        self.input
+            .read_exact(&mut self.header)
+            .map_err(|e| self.io_error(e))?;
+        let proto = PacketHeaderProto::decode(&self.header[..]).map_err(|source| {
+            self.transfer_error(ferrodfs_transfer::Error::Decode {
+                what: "packet header",
+                source,
+            })
+        })?;
+        let header = PacketHeader::from_proto(&proto);
+        let data_len = usize::try_from(header.data_len)
+            .ok()
+            .filter(|&d| d <= body_len)
+            .ok_or_else(|| self.bad_packet("data length beyond the payload"))?;
+        self.sums.resize(body_len - data_len, 0);
+        self.input
+            .read_exact(&mut self.sums)
+            .map_err(|e| self.io_error(e))?;
+        Ok(header)
+    }
+
+    /// Reads and verifies the next packet. When the caller wants its data whole and
+    /// `out` has room, the data goes straight into `out` (returns `Some(len)`);
+    /// otherwise into `buf`, from `next_offset` up to `end` (returns `None`).
+    fn fill(&mut self, out: &mut [u8]) -> Result<Option<usize>> {
+        let header = self.read_head()?;
+        let start = header.offset_in_block;
+        if start < 0 || start as u64 != self.received_to {
+            return Err(self.bad_packet("packet out of place"));
+        }
+        let start = start as u64;
+        let data_len = header.data_len as usize;
+        if header.last_packet_in_block && data_len == 0 {
             self.finished = true;
             return Err(Error::BadReply {
                 method: "READ_BLOCK",
                 what: "replica ended before the requested range",
             });
         }
-        let verified = self
-            .checksum
-            .verify(packet.data, packet.checksums, start as u64);
-        let data_len = packet.data.len() as u64;
-        let skip = (self.next_offset - start as u64) as usize;
-        let take_end = ((self.end - start as u64).min(data_len)) as usize;
-        let slice = packet.data.get(skip..take_end).map(<[u8]>::to_vec);
-        verified.map_err(|e| self.transfer_error(e))?;
-        self.received_to += data_len;
-        match slice {
-            Some(s) => {
-                self.buf = s;
-                self.pos = 0;
-                Ok(())
-            }
-            None => Err(Error::BadReply {
+        let skip = self.next_offset.checked_sub(start).map(|s| s as usize);
+        let take_end = (self.end - start).min(data_len as u64) as usize;
+        let Some(skip) = skip.filter(|&s| s <= take_end) else {
+            return Err(Error::BadReply {
                 method: "READ_BLOCK",
                 what: "packet does not cover the next offset",
-            }),
+            });
+        };
+        if data_len > 0 && skip == 0 && take_end == data_len && out.len() >= data_len {
+            let data = &mut out[..data_len];
+            self.input.read_exact(data).map_err(|e| self.io_error(e))?;
+            self.checksum
+                .verify(data, &self.sums, start)
+                .map_err(|e| self.transfer_error(e))?;
+            self.received_to += data_len as u64;
+            self.buf.clear();
+            self.pos = 0;
+            self.advance(data_len)?;
+            return Ok(Some(data_len));
         }
+        self.buf.resize(data_len, 0);
+        self.input
+            .read_exact(&mut self.buf)
+            .map_err(|e| self.io_error(e))?;
+        self.checksum
+            .verify(&self.buf, &self.sums, start)
+            .map_err(|e| self.transfer_error(e))?;
+        self.received_to += data_len as u64;
+        self.buf.truncate(take_end);
+        self.pos = skip;
+        Ok(None)
     }
 
     /// Reads the trailing empty packet and sends CHECKSUM_OK.
@@ -217,14 +300,8 @@ impl BlockReader {
             return Ok(());
         }
         self.finished = true;
-        let packet = self
-            .packets
-            .read(&mut self.stream.stream)
-            .map_err(|e| Error::Transfer {
-                node: self.stream.name.clone(),
-                source: e,
-            })?;
-        if !(packet.header.last_packet_in_block && packet.data.is_empty()) {
+        let header = self.read_head()?;
+        if !(header.last_packet_in_block && header.data_len == 0) {
             // More data than asked for: the DataNode did not end the range; drop the
             // connection without a status, as Hadoop does.
             return Ok(());

@@ -109,13 +109,9 @@ struct OpenPacket {
 }
 
 impl OpenPacket {
-    fn data(&self) -> &[u8] {
-        &self.buf[self.data_start..]
-    }
-
     fn seal(mut self, checksum: &DataChecksum, last: bool, sync: bool) -> Packet {
         let data_len = self.buf.len() - self.data_start;
-        let sums = checksum.compute(self.data());
+        let sums_len = checksum.checksums_len(data_len);
         let header = PacketHeader {
             offset_in_block: self.offset_in_block,
             seqno: self.seqno,
@@ -125,12 +121,15 @@ impl OpenPacket {
         };
         let proto = header.to_proto();
         let header_len = PKT_LENGTHS_LEN + proto.encoded_len();
-        let sums_start = self.data_start - sums.len();
+        let sums_start = self.data_start - sums_len;
         let start = sums_start - header_len;
+        // The checksums go straight into their place before the data.
+        let (head, data) = self.buf.split_at_mut(self.data_start);
+        // Cannot fail: the slot is exactly `checksums_len(data_len)` bytes.
+        let _ = checksum.compute_into(data, &mut head[sums_start..]);
         let mut prefix = Vec::with_capacity(header_len);
-        header.encode_prefix(sums.len(), &mut prefix);
+        header.encode_prefix(sums_len, &mut prefix);
         self.buf[start..sums_start].copy_from_slice(&prefix);
-        self.buf[sums_start..self.data_start].copy_from_slice(&sums);
         Packet::from_header(header, self.buf, start)
     }
 }
