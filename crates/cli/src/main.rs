@@ -5,6 +5,8 @@
 mod bench_io;
 mod cluster;
 mod datanode;
+mod dfs;
+mod dfsadmin;
 mod namenode;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +53,19 @@ enum Command {
         #[arg(long, default_value_t = 8020)]
         port: u16,
     },
+    /// Hadoop's `hadoop fs`: -ls, -put, -get, -cat, -rm, ... (`-help` lists them);
+    /// generic options -D key=value, -conf file, -fs uri come first.
+    #[command(disable_help_flag = true)]
+    Dfs {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Hadoop's `hdfs dfsadmin`: -report lists the DataNodes with their capacity.
+    #[command(disable_help_flag = true)]
+    Dfsadmin {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -78,15 +93,20 @@ enum Bench {
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The shell commands print their own messages; only warnings are logged.
+    let quiet = matches!(cli.command, Command::Dfs { .. } | Command::Dfsadmin { .. });
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
+        Command::Dfs { args } => std::process::exit(dfs::run(args)),
+        Command::Dfsadmin { args } => std::process::exit(dfsadmin::run(args)),
         Command::Demo => looper_demo(),
         Command::Namenode { args } => namenode::run(args),
         Command::Datanode { args } => datanode::run(args),

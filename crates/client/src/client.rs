@@ -625,11 +625,12 @@ impl DfsClient {
         ));
         Ok(FileChecksum {
             bytes_per_crc,
-            // Hadoop reports crcPerBlock only for single-block files.
+            // Hadoop reports crcPerBlock (the first block's) only for files of more
+            // than one block; a single-block file shows `MD5-of-0MD5-of-...`.
             crc_per_block: if located.blocks.len() > 1 {
-                0
-            } else {
                 crc_per_block
+            } else {
+                0
             },
             crc_type,
             md5: md5_of_block_md5s(&md5s),

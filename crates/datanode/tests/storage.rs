@@ -91,6 +91,12 @@ fn write_finalize_restart_read_both_checksum_types() {
             assert_eq!(info.state, ReplicaState::Finalized);
             assert_eq!(info.num_bytes, 5000);
         }
+        // Registering again (a NameNode restart) keeps every replica.
+        ds.add_block_pool(&ns()).unwrap();
+        for i in 0..2 {
+            let b = ExtendedBlock::new(BP, BLK + i, 1001, 0);
+            assert_eq!(read_all(&ds, &b), data);
+        }
         assert!(matches!(
             ds.create_rbw(&ExtendedBlock::new(BP, BLK, 1001, 0), crc32c(), 0),
             Err(Error::ReplicaAlreadyExists { .. })

@@ -380,11 +380,61 @@ fn transfer_block_copies_a_replica_to_a_new_node() {
         data
     );
 
+    // The same copy again (the target holds it finalized, as when it has not been
+    // reported to the NameNode yet): the packets are dropped and the copy succeeds.
+    write_op(&mut &s, Op::TransferBlock, &op).unwrap();
+    let r: DnTransferAckProto = read_delimited(&mut &s, "second transfer ack").unwrap();
+    assert_eq!(r.status, Status::Success as i32);
+    assert_eq!(
+        dns[1].dn().dataset().get_replica(BP, b.block_id).unwrap(),
+        info
+    );
+
     // NameNode-ordered replication.
     dns[0].dn().transfer_block(&b, &[dns[2].info()]).unwrap();
     dns[2].wait_received(b.block_id);
     assert_eq!(
         read_block(dns[2].addr(), &b, 0, data.len() as u64)
+            .data
+            .unwrap(),
+        data
+    );
+}
+
+#[test]
+fn replication_replaces_a_stale_replica() {
+    let (_tmp, dns) = nodes(2);
+    // dns[1] kept the block at an older generation stamp (it missed a pipeline
+    // recovery); dns[0] has it at the current one.
+    let old = block(1_073_741_910, 4);
+    let new = block(1_073_741_910, 5);
+    let stale = pattern(100_000, 1);
+    let data = pattern(150_000, 2);
+    all_success(
+        &write_block(dns[1].addr(), &[], &old, &stale, &WriteStyle::java()),
+        1,
+    );
+    all_success(
+        &write_block(dns[0].addr(), &[], &new, &data, &WriteStyle::java()),
+        1,
+    );
+    dns[1].wait_received(old.block_id);
+    dns[0].dn().transfer_block(&new, &[dns[1].info()]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while dns[1]
+        .dn()
+        .dataset()
+        .get_replica(BP, new.block_id)
+        .is_none_or(|r| r.gen_stamp != 5 || r.state != ReplicaState::Finalized)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stale replica not replaced"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        read_block(dns[1].addr(), &new, 0, data.len() as u64)
             .data
             .unwrap(),
         data

@@ -8,9 +8,10 @@
 //!   connection with the same frames pipelined (a writer and a reader thread).
 //! * `16_connections/*`: 16 threads with an `RpcClient` each vs 16 raw ping-pong sockets.
 //!
-//! The server side is [`start_server`]: for now a lean blocking RPC server in this file
-//! (a thread per connection, replies written in request order). The server engineer
-//! swaps it for the real `ipc::server` there; nothing else needs to change.
+//! The server side is [`start_server`]: the real `ipc::server` (1 reader, 4 handlers,
+//! `getFileInfo` marked cheap so it runs on the reader when no call waits for a
+//! handler). The raw baselines talk to a thread-per-connection server in this file that
+//! answers every frame with the same reply bytes.
 //!
 //! Run: `cargo bench -p ferrodfs-ipc --bench rpc` (pin with `taskset -c 0` to put client
 //! and server on one core).
@@ -18,9 +19,8 @@
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrodfs_ipc::client::{ClientConfig, RetryPolicy, RpcClient};
-use ferrodfs_ipc::frame::{
-    read_frame, take_message, take_raw, FrameBuilder, IPC_MAXIMUM_DATA_LENGTH_DEFAULT,
-};
+use ferrodfs_ipc::frame::{read_frame, FrameBuilder, IPC_MAXIMUM_DATA_LENGTH_DEFAULT};
+use ferrodfs_ipc::server::{Server, ServiceBuilder};
 use ferrodfs_proto::common::rpc_request_header_proto::OperationProto;
 use ferrodfs_proto::common::rpc_response_header_proto::RpcStatusProto;
 use ferrodfs_proto::common::{
@@ -30,8 +30,7 @@ use ferrodfs_proto::hdfs::{
     GetFileInfoRequestProto, GetFileInfoResponseProto, HdfsFileStatusProto,
 };
 use ferrodfs_proto::protocol::CLIENT_NAMENODE;
-use ferrodfs_proto::Message;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -54,20 +53,22 @@ fn response() -> GetFileInfoResponseProto {
     }
 }
 
-/// The RPC server under the client. Swap for the real server when it lands.
-fn start_server() -> SocketAddr {
-    start_lean_server(|mut body| {
-        let header: RpcRequestHeaderProto = take_message(&mut body, "header").ok()?;
-        if header.call_id < 0 {
-            // Connection context or ping: no reply.
-            return None;
-        }
-        let _rh: RequestHeaderProto = take_message(&mut body, "request header").ok()?;
-        let param = take_raw(&mut body, "param").ok()?;
-        let req = GetFileInfoRequestProto::decode(param).ok()?;
-        debug_assert_eq!(req.src, SRC);
-        Some(reply_frame(header.call_id, &header.client_id))
-    })
+/// The RPC server under the client: ours.
+fn start_server() -> Server {
+    let service = ServiceBuilder::new(CLIENT_NAMENODE.name)
+        .method("getFileInfo", |_, req: GetFileInfoRequestProto| {
+            debug_assert_eq!(req.src, SRC);
+            Ok(response())
+        })
+        .cheap(&["getFileInfo"])
+        .build();
+    Server::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .readers(1)
+        .handlers(4)
+        .service(service)
+        .start()
+        .unwrap()
 }
 
 fn reply_frame(call_id: i32, client_id: &[u8]) -> Bytes {
@@ -104,11 +105,9 @@ fn request_frame() -> Bytes {
         .finish()
 }
 
-/// A blocking server: a thread per connection reads frames (after the 7-byte preamble
-/// when `rpc`) and writes what `answer` returns, in order, flushing when no more
+/// A blocking server: a thread per connection reads frames and writes what `answer` returns, in order, flushing when no more
 /// requests are buffered.
-fn start_lean_server_with(
-    rpc: bool,
+fn start_lean_server(
     answer: impl Fn(Bytes) -> Option<Bytes> + Send + Sync + Copy + 'static,
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -125,12 +124,6 @@ fn start_lean_server_with(
                         let mut reader =
                             BufReader::with_capacity(64 * 1024, stream.try_clone().unwrap());
                         let mut writer = BufWriter::with_capacity(64 * 1024, stream);
-                        if rpc {
-                            let mut preamble = [0u8; 7];
-                            if reader.read_exact(&mut preamble).is_err() {
-                                return;
-                            }
-                        }
                         while let Ok(body) =
                             read_frame(&mut reader, IPC_MAXIMUM_DATA_LENGTH_DEFAULT)
                         {
@@ -151,15 +144,9 @@ fn start_lean_server_with(
     addr
 }
 
-fn start_lean_server(
-    answer: impl Fn(Bytes) -> Option<Bytes> + Send + Sync + Copy + 'static,
-) -> SocketAddr {
-    start_lean_server_with(true, answer)
-}
-
 /// The raw baseline server: answers every frame with the canned reply, no parsing.
 fn start_raw_server() -> SocketAddr {
-    start_lean_server_with(false, |_body| Some(reply_frame(0, &[7; 16])))
+    start_lean_server(|_body| Some(reply_frame(0, &[7; 16])))
 }
 
 fn client() -> RpcClient {
@@ -195,7 +182,8 @@ fn parallel(threads: usize, iters: u64, per_thread: impl Fn(u64) + Sync) -> Dura
 }
 
 fn latency(c: &mut Criterion) {
-    let rpc_addr = start_server();
+    let server = start_server();
+    let rpc_addr = server.local_addr();
     let raw_addr = start_raw_server();
     let frame = request_frame();
     let mut g = c.benchmark_group("latency");
@@ -212,7 +200,8 @@ fn latency(c: &mut Criterion) {
 }
 
 fn one_connection(c: &mut Criterion) {
-    let rpc_addr = start_server();
+    let server = start_server();
+    let rpc_addr = server.local_addr();
     let raw_addr = start_raw_server();
     let frame = request_frame();
     let mut g = c.benchmark_group("one_connection_16_threads");
@@ -253,7 +242,8 @@ fn one_connection(c: &mut Criterion) {
 }
 
 fn many_connections(c: &mut Criterion) {
-    let rpc_addr = start_server();
+    let server = start_server();
+    let rpc_addr = server.local_addr();
     let raw_addr = start_raw_server();
     let frame = request_frame();
     let mut g = c.benchmark_group("16_connections");

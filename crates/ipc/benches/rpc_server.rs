@@ -1,7 +1,9 @@
 //! The RPC server against a raw TCP baseline moving the same bytes.
 //!
-//! * `latency/*`: one small call at a time from one client thread; `ipc` is our server
-//!   (reader looper → call queue → handler thread writing the answer), `raw_tcp` a
+//! * `latency/*`: one small call at a time from one client thread; `ipc_handler` is our
+//!   server (reader looper → call queue → handler thread writing the answer),
+//!   `ipc_cheap_inline` the same with the method marked cheap (run and answered on the
+//!   reader when no call waits for a handler), `raw_tcp` a
 //!   thread-per-connection echo of the same request/response frames. Run twice: every
 //!   thread pinned to CPU 0 (`same_cpu`), and client on CPU 1 with the servers on CPU 0
 //!   (`cross_cpu`) — this VM is bimodal, so placement matters more than anything else.
@@ -94,10 +96,14 @@ fn handshake() -> Vec<u8> {
     v
 }
 
-fn start_ipc() -> Server {
-    let service = ServiceBuilder::new(PROTOCOL)
-        .raw_method("getFileInfo", |_, req| Ok(req))
-        .build();
+/// Our server; with `cheap` the method is marked cheap, so it runs on the reader when
+/// no call waits for a handler.
+fn start_ipc(cheap: bool) -> Server {
+    let mut service = ServiceBuilder::new(PROTOCOL).raw_method("getFileInfo", |_, req| Ok(req));
+    if cheap {
+        service = service.cheap(&["getFileInfo"]);
+    }
+    let service = service.build();
     Server::builder()
         .bind("127.0.0.1:0".parse().unwrap())
         .readers(1)
@@ -222,19 +228,24 @@ fn latency(c: &mut Criterion) {
     for (placement, client_cpu) in [("same_cpu", 0), ("cross_cpu", 1)] {
         // Servers (and every thread they spawn) on CPU 0.
         pin(0);
-        let server = start_ipc();
+        let server = start_ipc(false);
+        let inline = start_ipc(true);
         let raw = start_raw();
         let mut g = c.benchmark_group(format!("latency/{placement}"));
         g.measurement_time(Duration::from_secs(3))
             .warm_up_time(Duration::from_secs(1));
         pin(client_cpu);
         let mut ipc = Blocking::connect(server.local_addr());
-        g.bench_function("ipc", |b| b.iter(|| ipc.call()));
+        g.bench_function("ipc_handler", |b| b.iter(|| ipc.call()));
+        let mut ipc_inline = Blocking::connect(inline.local_addr());
+        g.bench_function("ipc_cheap_inline", |b| b.iter(|| ipc_inline.call()));
         let mut tcp = Blocking::connect(raw);
         g.bench_function("raw_tcp", |b| b.iter(|| tcp.call()));
         g.finish();
         drop(ipc);
+        drop(ipc_inline);
         drop(server);
+        drop(inline);
     }
     unpin();
 }
@@ -258,7 +269,8 @@ fn spread(iters: u64, call: impl Fn(usize) + Sync) -> Duration {
 
 fn throughput(c: &mut Criterion) {
     unpin();
-    let server = start_ipc();
+    let server = start_ipc(false);
+    let inline = start_ipc(true);
     let raw = start_raw();
     let mut g = c.benchmark_group("throughput");
     g.throughput(Throughput::Elements(1))
@@ -266,7 +278,11 @@ fn throughput(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
 
-    for (name, addr) in [("ipc", server.local_addr()), ("raw_tcp", raw)] {
+    for (name, addr) in [
+        ("ipc_handler", server.local_addr()),
+        ("ipc_cheap_inline", inline.local_addr()),
+        ("raw_tcp", raw),
+    ] {
         let one = Shared::connect(addr);
         g.bench_function(format!("{name}/16_threads_1_connection"), |b| {
             b.iter_custom(|iters| spread(iters, |_| one.call()))

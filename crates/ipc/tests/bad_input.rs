@@ -309,3 +309,62 @@ fn client_that_never_reads_is_paused_with_bounded_memory() {
         server.metrics().pending_output_bytes == 0
     });
 }
+
+#[test]
+fn connections_over_the_maximum_are_closed_right_after_accept() {
+    let server = builder().handlers(2).max_connections(2).start().unwrap();
+    let mut a = RawClient::connect(server.local_addr());
+    a.assert_alive();
+    let mut b = RawClient::connect(server.local_addr());
+    b.assert_alive();
+    // The kernel completes the handshake; the server closes it unread.
+    let mut third = raw(&server, &handshake());
+    assert_closed(&mut third);
+    assert_eq!(server.metrics().dropped_connections, 1);
+    a.assert_alive();
+    b.assert_alive();
+    // Room again once one leaves.
+    drop(a);
+    wait_until("the first connection to close", || {
+        server.metrics().open_connections == 1
+    });
+    let mut c = RawClient::connect(server.local_addr());
+    c.assert_alive();
+    b.assert_alive();
+}
+
+#[test]
+fn client_that_never_reads_is_closed_after_the_purge_interval() {
+    let server = builder()
+        .handlers(2)
+        .max_pending_output(64 * 1024)
+        .purge_interval(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let mut good = RawClient::connect(server.local_addr());
+    // Calls answered with 1 MiB each, never read: answers pile up, then stop moving.
+    let mut stuck = raw(&server, &handshake());
+    for i in 0..8 {
+        stuck
+            .write_all(&call_frame(i, TEST_PROTOCOL, "big", b"1048576"))
+            .unwrap();
+    }
+    wait_until("answers to queue up", || {
+        server.metrics().pending_output_bytes > 0
+    });
+    let queued = Instant::now();
+    wait_until("the stuck connection to be purged", || {
+        server.metrics().purged_connections == 1
+    });
+    assert!(queued.elapsed() >= Duration::from_millis(300));
+    wait_until("its answers to be dropped", || {
+        server.metrics().pending_output_bytes == 0
+    });
+    assert_closed(&mut stuck);
+    // A client that reads, even slowly, is not purged.
+    good.assert_alive();
+    let id = good.send("big", b"1048576");
+    let r = good.recv();
+    assert_eq!(r.call_id(), id);
+    assert_eq!(server.metrics().purged_connections, 1);
+}

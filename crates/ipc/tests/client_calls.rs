@@ -270,3 +270,148 @@ fn dropping_the_client_closes_its_connections() {
     drop(client);
     assert!(server.wait_until(WAIT, |l| l.conns[0].closed_by_client));
 }
+
+#[test]
+fn a_leader_that_times_out_hands_the_lead_to_a_waiting_call() {
+    // "/held" is answered only when the test says so.
+    let (release, held) = crossbeam_channel::bounded::<()>(1);
+    let server = TestServer::start(move |req: &Request| {
+        if req.decode::<GetFileInfoRequestProto>().src == "/held" {
+            let _ = held.recv();
+        }
+        echo(req)
+    });
+    let addr = server.addr;
+    let client = RpcClient::new(ClientConfig {
+        call_timeout: Some(Duration::from_secs(1)),
+        ..config()
+    });
+    // The first call registered reads the socket for everyone; it is never answered.
+    let leader = {
+        let client = client.clone();
+        std::thread::spawn(move || get_file_info(&client, addr, "/silent"))
+    };
+    assert!(server.wait_until(WAIT, |l| l.conns.first().is_some_and(|c| c.requests == 1)));
+    // Apart in time, so the follower's deadline is well after the leader's.
+    std::thread::sleep(Duration::from_millis(300));
+    let follower = {
+        let client = client.clone();
+        std::thread::spawn(move || get_file_info(&client, addr, "/held"))
+    };
+    assert!(server.wait_until(WAIT, |l| l.conns[0].requests == 2));
+    let err = leader.join().unwrap().unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    // Only now is the follower's reply sent: it must read it itself.
+    release.send(()).unwrap();
+    assert_eq!(follower.join().unwrap().unwrap(), "/held");
+    server.log(|l| assert_eq!(l.conns.len(), 1));
+}
+
+#[test]
+fn a_connection_the_server_closes_while_no_call_runs_leaves_the_pool_at_once() {
+    use ferrodfs_ipc::server::{Server, ServiceBuilder};
+    let service = ServiceBuilder::new(CLIENT_NAMENODE.name)
+        .method("getFileInfo", |_, req: GetFileInfoRequestProto| {
+            Ok(GetFileInfoResponseProto {
+                fs: Some(HdfsFileStatusProto {
+                    path: req.src.into_bytes(),
+                    ..Default::default()
+                }),
+            })
+        })
+        .build();
+    let server = Server::builder()
+        .idle_timeout(Duration::from_millis(200))
+        .service(service)
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let client = RpcClient::new(config());
+    assert_eq!(get_file_info(&client, addr, "/a").unwrap(), "/a");
+    assert_eq!(client.open_connections(), 1);
+    // The server closes the idle connection; the client notices without a call.
+    let deadline = Instant::now() + WAIT;
+    while client.open_connections() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection stayed pooled"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(get_file_info(&client, addr, "/b").unwrap(), "/b");
+    assert_eq!(server.metrics().accepted_connections, 2);
+}
+
+/// `(callId, retryCount, clientId)` of each attempt a server saw.
+type Attempts = Arc<std::sync::Mutex<Vec<(i32, i32, Vec<u8>)>>>;
+
+/// A real server whose `getFileInfo` throws `exception` for the first `failures`
+/// attempts.
+fn flaky_server(
+    exception: JavaException,
+    failures: usize,
+) -> (ferrodfs_ipc::server::Server, Attempts) {
+    use ferrodfs_ipc::server::{Server, ServiceBuilder};
+    use ferrodfs_ipc::RemoteException;
+    let attempts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&attempts);
+    let service = ServiceBuilder::new(CLIENT_NAMENODE.name)
+        .method("getFileInfo", move |ctx, req: GetFileInfoRequestProto| {
+            let mut log = log.lock().unwrap();
+            log.push((ctx.call_id, ctx.retry_count, ctx.client_id.to_vec()));
+            if log.len() <= failures {
+                return Err(RemoteException::new(exception.clone(), "try again"));
+            }
+            Ok(GetFileInfoResponseProto {
+                fs: Some(HdfsFileStatusProto {
+                    path: req.src.into_bytes(),
+                    ..Default::default()
+                }),
+            })
+        })
+        .build();
+    let server = Server::builder().service(service).start().unwrap();
+    (server, attempts)
+}
+
+fn retrying_client(max_retries: u32) -> RpcClient {
+    RpcClient::new(ClientConfig {
+        call_retry: RetryPolicy {
+            max_retries,
+            interval: Duration::from_millis(1),
+        },
+        ..config()
+    })
+}
+
+#[test]
+fn retriable_exception_is_retried_with_the_same_call_id_and_a_growing_retry_count() {
+    let (server, attempts) = flaky_server(JavaException::RetriableException, 2);
+    let client = retrying_client(5);
+    assert_eq!(
+        get_file_info(&client, server.local_addr(), "/x").unwrap(),
+        "/x"
+    );
+    let attempts = attempts.lock().unwrap();
+    let call_id = attempts[0].0;
+    let seen: Vec<(i32, i32)> = attempts.iter().map(|a| (a.0, a.1)).collect();
+    assert_eq!(seen, [(call_id, 0), (call_id, 1), (call_id, 2)]);
+    assert!(attempts.iter().all(|a| a.2 == client.client_id()));
+    // The next call gets a new call id, from retry count 0.
+    drop(attempts);
+    get_file_info(&client, server.local_addr(), "/y").unwrap();
+}
+
+#[test]
+fn standby_exception_is_retried_up_to_the_policy_then_fails() {
+    let (server, attempts) = flaky_server(JavaException::Standby, usize::MAX);
+    let client = retrying_client(2);
+    let err = get_file_info(&client, server.local_addr(), "/x").unwrap_err();
+    assert!(err.is(&JavaException::Standby), "{err:?}");
+    assert_eq!(attempts.lock().unwrap().len(), 3);
+    // Other exceptions are not retried.
+    let (server, attempts) = flaky_server(JavaException::FileNotFound, usize::MAX);
+    let err = get_file_info(&client, server.local_addr(), "/x").unwrap_err();
+    assert!(err.is(&JavaException::FileNotFound), "{err:?}");
+    assert_eq!(attempts.lock().unwrap().len(), 1);
+}

@@ -95,6 +95,44 @@ fn pipelined_calls_are_answered_in_completion_order() {
     assert_eq!(second.body.as_deref(), Some(&b"300"[..]));
 }
 
+fn ran_on(r: &Response) -> String {
+    String::from_utf8(r.body.clone().unwrap().to_vec()).unwrap()
+}
+
+#[test]
+fn cheap_calls_run_on_the_reader_when_no_call_waits_and_others_on_handlers() {
+    let server = builder().handlers(1).start().unwrap();
+    let mut c = RawClient::connect(server.local_addr());
+    assert_eq!(ran_on(&c.call("thread", b"")), "IPC Reader #0");
+    assert_eq!(ran_on(&c.call("handler_thread", b"")), "IPC Handler #0");
+    // The only handler is busy for a second and a call waits for it: a cheap call
+    // behind them is queued too, not run ahead of the waiting call.
+    let slow = c.send("sleep", b"1000");
+    let waiting = c.send("sleep", b"1");
+    let cheap = c.send("thread", b"");
+    let answers: Vec<Response> = (0..3).map(|_| c.recv()).collect();
+    let ids: Vec<i32> = answers.iter().map(Response::call_id).collect();
+    assert_eq!(ids, [slow, waiting, cheap], "one handler, in queue order");
+    assert_eq!(ran_on(&answers[2]), "IPC Handler #0");
+}
+
+#[test]
+fn cheap_call_behind_a_slow_call_on_the_same_connection_is_answered_first() {
+    let server = start();
+    let mut c = RawClient::connect(server.local_addr());
+    let slow = c.send("sleep", b"1000");
+    // Answered before the slow call: the reader has queued the slow call by now.
+    assert_eq!(ran_on(&c.call("handler_thread", b""))[..11], *"IPC Handler");
+    wait_until("a handler to take the slow call", || {
+        server.metrics().queued_calls == 0
+    });
+    let cheap = c.send("thread", b"");
+    let first = c.recv();
+    assert_eq!(first.call_id(), cheap);
+    assert_eq!(ran_on(&first), "IPC Reader #0");
+    assert_eq!(c.recv().call_id(), slow);
+}
+
 #[test]
 fn many_pipelined_calls_on_one_connection() {
     let server = builder().handlers(4).start().unwrap();
@@ -118,6 +156,35 @@ fn many_pipelined_calls_on_one_connection() {
         seen[id] = true;
         assert_eq!(r.body.as_deref(), Some(id.to_string().as_bytes()));
     }
+}
+
+#[test]
+fn concurrent_handlers_answering_one_connection_keep_frames_whole() {
+    // Four handlers answer 300 pipelined calls at once, big and small mixed: answers
+    // written together by whichever handler is writing, partly through the Responder
+    // when the socket fills, must arrive as whole frames, each once.
+    let server = builder().handlers(4).start().unwrap();
+    let mut c = RawClient::connect(server.local_addr());
+    let mut all = Vec::new();
+    let size = |i: i32| if i % 3 == 0 { 200_000 } else { i as usize };
+    for i in 0..300 {
+        all.extend_from_slice(&call_frame(
+            i,
+            TEST_PROTOCOL,
+            "big",
+            size(i).to_string().as_bytes(),
+        ));
+    }
+    c.stream.write_all(&all).unwrap();
+    let mut seen = vec![false; 300];
+    for _ in 0..300 {
+        let r = c.recv();
+        let id = r.call_id();
+        assert!(!seen[id as usize], "answer {id} twice");
+        seen[id as usize] = true;
+        assert_eq!(r.body.map(|b| b.len()), Some(size(id)));
+    }
+    c.assert_alive();
 }
 
 #[test]

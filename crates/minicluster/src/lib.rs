@@ -12,10 +12,18 @@
 //!
 //! DataNodes can be stopped and restarted over the same directories
 //! ([`MiniCluster::stop_datanode`], [`MiniCluster::restart_datanode`]), and so can the
-//! NameNode ([`MiniCluster::restart_namenode`]), for fault tests.
+//! NameNode ([`MiniCluster::restart_namenode`]), for fault tests. The NameNode's
+//! monitor intervals and lease limits are in [`MiniClusterConfig`] (tests shorten
+//! dead-node expiry and the lease hard limit); [`MiniCluster::wait_for`],
+//! [`MiniCluster::wait_for_replication`] and [`MiniCluster::corrupt_replica`] help
+//! tests poll with deadlines and damage replicas on disk.
 #![forbid(unsafe_code)]
 
+use ferrodfs_datanode::storage::{ExtendedBlock as DnBlock, ReplicaState};
 use ferrodfs_datanode::{DataNode, DataNodeConfig};
+use ferrodfs_namenode::blocks::ExtendedBlock;
+use ferrodfs_namenode::namespace::Caller;
+use ferrodfs_namenode::namesystem::{LocatedBlock, LocatedBlocks};
 use ferrodfs_namenode::server::{NameNodeServer, NameNodeServerConfig};
 use ferrodfs_namenode::NameNode;
 use std::net::SocketAddr;
@@ -57,6 +65,21 @@ pub struct MiniClusterConfig {
     pub heartbeat_interval: Duration,
     /// Format the name directory even if it holds a namespace.
     pub format: bool,
+    /// `dfs.namenode.heartbeat.recheck-interval`: a DataNode silent for
+    /// `2 * recheck + 10 * heartbeat` is declared dead (Hadoop: 5 min; fault tests
+    /// shorten it).
+    pub heartbeat_recheck_interval: Duration,
+    /// `dfs.namenode.redundancy.interval.seconds`: how often the NameNode schedules
+    /// re-replication (Hadoop: 3 s).
+    pub redundancy_interval: Duration,
+    /// Lease soft limit (Hadoop: 60 s).
+    pub lease_soft_limit: Duration,
+    /// `dfs.namenode.lease-hard-limit-sec`: after it the NameNode recovers a dead
+    /// writer's file itself (Hadoop 3.3+: 20 min).
+    pub lease_hard_limit: Duration,
+    /// `dfs.namenode.lease-recheck-interval-ms`: how often the lease monitor looks
+    /// (Hadoop: 2 s).
+    pub lease_check_interval: Duration,
 }
 
 impl Default for MiniClusterConfig {
@@ -68,6 +91,11 @@ impl Default for MiniClusterConfig {
             superuser: ferrodfs_ipc::client::current_user(),
             heartbeat_interval: Duration::from_millis(300),
             format: true,
+            heartbeat_recheck_interval: ferrodfs_namenode::config::HEARTBEAT_RECHECK_DEFAULT,
+            redundancy_interval: ferrodfs_namenode::server::REDUNDANCY_INTERVAL_DEFAULT,
+            lease_soft_limit: ferrodfs_namenode::config::LEASE_SOFT_LIMIT_DEFAULT,
+            lease_hard_limit: ferrodfs_namenode::config::LEASE_HARD_LIMIT_DEFAULT,
+            lease_check_interval: ferrodfs_namenode::server::LEASE_RECHECK_DEFAULT,
         }
     }
 }
@@ -106,6 +134,11 @@ impl MiniCluster {
         let mut nn_config = NameNodeServerConfig::for_test(&base.join("name"), &config.superuser);
         nn_config.rpc_addr = config.namenode_addr;
         nn_config.namenode.heartbeat_interval = config.heartbeat_interval;
+        nn_config.namenode.heartbeat_recheck_interval = config.heartbeat_recheck_interval;
+        nn_config.namenode.lease_soft_limit = config.lease_soft_limit;
+        nn_config.namenode.lease_hard_limit = config.lease_hard_limit;
+        nn_config.redundancy_interval = config.redundancy_interval;
+        nn_config.lease_check_interval = config.lease_check_interval;
         let formatted = base.join("name").join("current").join("VERSION").exists();
         if config.format || !formatted {
             NameNode::format(&nn_config.namenode, None)?;
@@ -220,6 +253,119 @@ impl MiniCluster {
             std::thread::sleep(Duration::from_millis(10));
         }
         Ok(())
+    }
+
+    /// Polls `cond` every 10 ms until it holds; [`Error::Timeout`] naming `what`
+    /// after `timeout`.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        what: &'static str,
+        mut cond: impl FnMut(&MiniCluster) -> bool,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !cond(self) {
+            if Instant::now() > deadline {
+                return Err(Error::Timeout(timeout, what));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// The running DataNode whose transfer address is `xfer_addr` (`ip:port`, as a
+    /// located block names its nodes).
+    pub fn datanode_index(&self, xfer_addr: &str) -> Option<usize> {
+        (0..self.datanodes.len()).find(|&i| {
+            self.datanode(i)
+                .is_some_and(|dn| dn.xfer_addr().to_string() == xfer_addr)
+        })
+    }
+
+    /// Where the blocks of `path` are, as the NameNode tells the superuser.
+    pub fn block_locations(&self, path: &str) -> Result<LocatedBlocks> {
+        Ok(self.namenode().get_block_locations(
+            &Caller::user(&self.config.superuser),
+            path,
+            0,
+            u64::MAX,
+        )?)
+    }
+
+    /// The running DataNodes holding a FINALIZED replica of `block` with its
+    /// generation stamp and length.
+    pub fn finalized_replicas(&self, block: &ExtendedBlock) -> Vec<usize> {
+        (0..self.datanodes.len())
+            .filter(|&i| {
+                self.datanode(i)
+                    .and_then(|dn| {
+                        dn.dataset()
+                            .get_replica(&block.pool_id, block.block_id as i64)
+                    })
+                    .is_some_and(|r| {
+                        r.state == ReplicaState::Finalized
+                            && r.gen_stamp == block.gs
+                            && r.num_bytes == block.num_bytes
+                    })
+            })
+            .collect()
+    }
+
+    /// True when `path` is closed and every block of it has exactly `n` locations
+    /// at the NameNode, each a running DataNode that holds the block FINALIZED with
+    /// its generation stamp and length.
+    pub fn is_fully_replicated(&self, path: &str, n: usize) -> Result<bool> {
+        let located = self.block_locations(path)?;
+        if located.under_construction {
+            return Ok(false);
+        }
+        Ok(located
+            .blocks
+            .iter()
+            .all(|lb| self.is_block_replicated(lb, n)))
+    }
+
+    /// True when `lb` lists exactly `n` locations, each a running DataNode holding
+    /// the block FINALIZED with its generation stamp and length.
+    pub fn is_block_replicated(&self, lb: &LocatedBlock, n: usize) -> bool {
+        if lb.locations.len() != n {
+            return false;
+        }
+        let good = self.finalized_replicas(&lb.block);
+        lb.locations.iter().all(|l| {
+            self.datanode_index(&l.id.xfer_addr())
+                .is_some_and(|i| good.contains(&i))
+        })
+    }
+
+    /// Waits until [`MiniCluster::is_fully_replicated`] holds for `path`.
+    pub fn wait_for_replication(&self, path: &str, n: usize, timeout: Duration) -> Result<()> {
+        self.wait_for(timeout, "blocks to be fully replicated", |c| {
+            c.is_fully_replicated(path, n).unwrap_or(false)
+        })
+    }
+
+    /// Flips bytes in the middle of DataNode `i`'s replica of `block` on disk (its
+    /// checksums are left alone, so readers see a checksum mismatch). Returns the
+    /// block file.
+    pub fn corrupt_replica(&self, i: usize, block: &ExtendedBlock) -> Result<PathBuf> {
+        let dn = self.datanode(i).ok_or(Error::NoSuchDataNode(i))?;
+        let replica = dn.dataset().open_for_read(&DnBlock::new(
+            &block.pool_id,
+            block.block_id as i64,
+            block.gs,
+            block.num_bytes,
+        ))?;
+        let path = replica.data_path().to_path_buf();
+        drop(replica);
+        let mut bytes = std::fs::read(&path)?;
+        let mid = bytes.len() / 2;
+        let end = bytes.len().min(mid + 16);
+        for b in &mut bytes[mid..end] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&path, &bytes)?;
+        Ok(path)
     }
 
     /// Stops everything.

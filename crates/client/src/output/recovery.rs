@@ -135,12 +135,22 @@ impl DataStreamer {
             let mut current = block.clone();
             current.num_bytes = Some(acked as u64);
             let policy = self.ctx.conf.replace_datanode;
-            if policy.satisfy(
-                self.ctx.replication,
-                self.nodes.len(),
-                self.is_append,
-                hflushed,
-            ) {
+            // A closing pipeline gets no replacement (Hadoop's
+            // addDatanode2ExistingPipeline): the block is about to be finalized
+            // where it is, and re-replication completes it later.
+            let closing = matches!(
+                self.stage,
+                BlockConstructionStage::PipelineClose
+                    | BlockConstructionStage::PipelineCloseRecovery
+            );
+            if !closing
+                && policy.satisfy(
+                    self.ctx.replication,
+                    self.nodes.len(),
+                    self.is_append,
+                    hflushed,
+                )
+            {
                 if let Err(e) = self.add_datanode_to_pipeline(&current) {
                     if !policy.best_effort {
                         return Err(e);

@@ -368,8 +368,16 @@ impl FsDataset {
     /// VERSION, and loads its replicas: FINALIZED ones as they are, `rbw/`
     /// ones as RWR truncated to their last verified chunk; inconsistent
     /// partial replicas are deleted, `tmp/` is emptied.
+    ///
+    /// Adding a pool already loaded (the actor registers again after a NameNode
+    /// restart) changes nothing: scanning it again would find every replica twice.
     pub fn add_block_pool(&self, ns: &NamespaceInfo) -> Result<()> {
         let mut st = lock(&self.inner.state);
+        if st.pools.get(&ns.block_pool_id).is_some_and(|known| {
+            known.cluster_id == ns.cluster_id && known.namespace_id == ns.namespace_id
+        }) {
+            return Ok(());
+        }
         for (i, v) in self.inner.volumes.iter().enumerate() {
             v.bind_cluster(&ns.cluster_id)?;
             v.add_block_pool(ns)?;
@@ -570,10 +578,29 @@ impl FsDataset {
             return Err(Error::UnknownBlockPool(key.0));
         }
         if let Some(r) = st.replicas.get(&key) {
-            return Err(Error::ReplicaAlreadyExists {
-                block_id: block.block_id,
-                state: r.info.state,
-            });
+            // A replication or TRANSFER_BLOCK target may hold a copy left behind by
+            // an earlier pipeline (a node restarted mid-write keeps an RWR replica
+            // at the old generation stamp): the NameNode or the client sends the
+            // block at a newer one, so the stale copy gives way (any writer of it
+            // is superseded).
+            let stale = state == ReplicaState::Temporary && r.info.gen_stamp < block.gen_stamp;
+            if !stale {
+                return Err(Error::ReplicaAlreadyExists {
+                    block_id: block.block_id,
+                    state: r.info.state,
+                });
+            }
+            if let Some(old) = st.replicas.remove(&key) {
+                tracing::info!(
+                    block_id = block.block_id,
+                    old_gs = old.info.gen_stamp,
+                    new_gs = block.gen_stamp,
+                    state = ?old.info.state,
+                    "replacing a stale replica"
+                );
+                remove_if_exists(&old.data_path())?;
+                remove_if_exists(&old.meta_path())?;
+            }
         }
         let vol = self.choose_volume(&mut st, size_hint)?;
         let v = &self.inner.volumes[vol];

@@ -216,6 +216,12 @@ impl Request {
 enum Opened {
     Writer(ReplicaWriter),
     Closed(ReplicaInfo),
+    /// A copy (replication, TRANSFER_FINALIZED) of a replica this node already
+    /// holds finalized with the same generation stamp and length: it reached the
+    /// node before the NameNode heard of it (e.g. a file appended right after
+    /// `close`, whose last block's third replica is not reported yet). The packets
+    /// are read and dropped, and the copy succeeds.
+    AlreadyHeld(ReplicaInfo),
 }
 
 fn open_replica(ctx: &Ctx, req: &Request) -> Result<Opened> {
@@ -223,6 +229,16 @@ fn open_replica(ctx: &Ctx, req: &Request) -> Result<Opened> {
     let b = &req.block;
     let new_gs = req.op.latest_generation_stamp;
     if !req.is_client || req.is_transfer {
+        if req.stage != Stage::TransferRbw && req.op.targets.is_empty() {
+            if let Some(r) = ds.get_replica(&b.pool_id, b.block_id) {
+                if r.state == ReplicaState::Finalized
+                    && r.gen_stamp == b.gen_stamp
+                    && r.num_bytes == b.num_bytes
+                {
+                    return Ok(Opened::AlreadyHeld(r));
+                }
+            }
+        }
         return ds
             .create_temporary(b, req.requested, b.num_bytes)
             .map(Opened::Writer);
@@ -407,6 +423,19 @@ pub(crate) fn write_block(
             received(ctx, &req.block.pool_id, &info);
             return Ok(Next::KeepOpen);
         }
+        Opened::AlreadyHeld(info) => {
+            tracing::info!(
+                peer,
+                block = req.block.block_id,
+                "copy of a replica already held; dropping its packets"
+            );
+            drain_packets(input)?;
+            if req.is_transfer {
+                write_response(out, Status::Success, String::new())?;
+            }
+            received(ctx, &req.block.pool_id, &info);
+            return Ok(Next::KeepOpen);
+        }
         Opened::Writer(w) => w,
     };
     if req.has_responder() {
@@ -431,6 +460,17 @@ pub(crate) fn write_block(
         let _ = m.stream.shutdown(Shutdown::Both);
     }
     result
+}
+
+/// Reads and drops packets up to the one marked last in the block.
+fn drain_packets(input: &mut Input) -> Result<()> {
+    let mut pkt = RawPacket::default();
+    loop {
+        pkt.read(input)?;
+        if pkt.header.last_packet_in_block {
+            return Ok(());
+        }
+    }
 }
 
 /// Undoes a replica opened for a write that never started: a new TEMPORARY

@@ -3,8 +3,8 @@
 //! [`RpcClient`] (`Send + Sync + Clone`) owns a pool of connections keyed by
 //! [`ConnectionId`] (server address, protocol, user). Any number of threads call
 //! [`RpcClient::call`] at once; calls to the same server and protocol share one socket,
-//! each frame tagged with a call id, and a receiver thread per connection reads the
-//! replies and hands each to its caller by id, in whatever order the server answers.
+//! each frame tagged with a call id, and replies are handed to their callers by id (see
+//! the implementation notes), in whatever order the server answers.
 //!
 //! `call` is the single choke point (encoding, logging, error mapping); the typed
 //! proxies [`namenode::NamenodeProtocol`] and [`datanode::DatanodeProtocolProxy`] are
@@ -22,10 +22,13 @@
 //! * **Replies**: SUCCESS hands the response to the caller; ERROR fails that call with
 //!   [`Error::Remote`] and the connection lives on; FATAL fails every outstanding call
 //!   with [`Error::Fatal`] and closes the connection.
+//! * **Retry**: a call refused with `RetriableException` or `StandbyException` is sent
+//!   again after a pause ([`ClientConfig::call_retry`]), with the same call id and
+//!   `retryCount` 1, 2, … (Hadoop's `RetryInvocationHandler`).
 //! * **Ping**: when nothing was sent or received for [`ClientConfig::ping_interval`], the
-//!   receiver sends a ping (call id -4, no reply).
+//!   connection's thread sends a ping (call id -4, no reply).
 //! * **Idle close**: with no call outstanding and no call traffic for
-//!   [`ClientConfig::max_idle`], the receiver closes the connection.
+//!   [`ClientConfig::max_idle`], the connection's thread closes the connection.
 //! * **Failure**: any read error, EOF, bad frame or failed write closes the connection:
 //!   every outstanding call completes with [`Error::ConnectionClosed`] (so no call waits
 //!   forever on a dead server) and the pool forgets the connection, so the next call
@@ -50,16 +53,23 @@
 //!
 //! # Implementation notes
 //!
-//! Blocking sockets and one named receiver thread per connection, like Hadoop's
-//! `Client.Connection`. A caller writes its own frame under the connection's write
-//! lock and then waits on a one-shot channel filled by the receiver. The per-call
-//! timeout is the caller's wait; a reply arriving after it is dropped and the
-//! connection stays up (unlike Java, which closes the connection on `rpcTimeout`).
+//! Blocking sockets, like Hadoop's `Client.Connection`, but replies are read by the
+//! callers (leader/follower): one waiting caller at a time reads the socket and
+//! completes every call whose reply it reads; the others sleep on their call's slot
+//! until completed or handed the lead. A lone caller reads its own reply, so a call
+//! costs no thread wake-up beyond the server's answer. Frames written while another
+//! caller writes are queued and go out in that caller's next write. A thread per
+//! connection (`IPC Client connection to <addr> from <user>`) pings, closes the idle
+//! connection and notices the server's hang-up (`POLLRDHUP`) when no call runs.
+//! A follower's timeout is exact; a leader notices its own at the next read timeout,
+//! which is set to what is left of it. A reply arriving after the timeout is dropped
+//! and the connection stays up (unlike Java, which closes the connection on
+//! `rpcTimeout`).
 //!
 //! TODO(issue 3): SASL (auth byte `0xDF`: Java's DataNode IPC client sends it even with
 //! simple auth; a ferrodfs client needs it only for secure clusters); per-call timeouts
-//! (today one per `RpcClient`); call-level retry policies (Hadoop's
-//! `RetryInvocationHandler`, e.g. on `RetriableException`/`StandbyException`).
+//! (today one per `RpcClient`); failover between NameNodes on `StandbyException`
+//! (today the same address is retried); `stateId` (observer reads).
 
 mod connection;
 pub mod datanode;
@@ -67,12 +77,13 @@ pub mod namenode;
 mod user;
 
 use crate::error::{Error, Result};
+use crate::exception::JavaException;
 use connection::{Connection, Sent};
 use ferrodfs_proto::protocol::Protocol;
 use prost::Message;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicI32;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -108,6 +119,20 @@ pub const IPC_CLIENT_PING_KEY: &str = "ipc.client.ping";
 pub const IPC_MAXIMUM_RESPONSE_LENGTH_KEY: &str = "ipc.maximum.response.length";
 /// Default of [`IPC_MAXIMUM_RESPONSE_LENGTH_KEY`]: 128 MiB.
 pub const IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT: usize = 128 * 1024 * 1024;
+
+/// `dfs.client.retry.max.attempts`: how often a call the server refused with
+/// `RetriableException` or `StandbyException` is sent again.
+pub const DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY: &str = "dfs.client.retry.max.attempts";
+/// Default of [`DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY`].
+pub const DFS_CLIENT_RETRY_MAX_ATTEMPTS_DEFAULT: u32 = 10;
+/// `dfs.client.failover.sleep.base.millis`: the first pause before such a retry.
+pub const DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY: &str = "dfs.client.failover.sleep.base.millis";
+/// Default of [`DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY`]: 500 ms.
+pub const DFS_CLIENT_FAILOVER_SLEEP_BASE_DEFAULT: Duration = Duration::from_millis(500);
+/// `dfs.client.failover.sleep.max.millis`: the longest pause before such a retry.
+pub const DFS_CLIENT_FAILOVER_SLEEP_MAX_KEY: &str = "dfs.client.failover.sleep.max.millis";
+/// Default of [`DFS_CLIENT_FAILOVER_SLEEP_MAX_KEY`]: 15 s.
+pub const DFS_CLIENT_FAILOVER_SLEEP_MAX_DEFAULT: Duration = Duration::from_secs(15);
 
 /// How often a connect is retried (`ipc.client.connect.max.retries`,
 /// `ipc.client.connect.retry.interval`): `1 + max_retries` attempts, `interval` apart.
@@ -151,6 +176,15 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Connect retries.
     pub retry: RetryPolicy,
+    /// Call retries after `RetriableException` / `StandbyException` (the server did
+    /// not run the call and says trying again later may work): at most `max_retries`
+    /// more attempts, retry `n` (from 0) after `min(interval · 2ⁿ, max_call_retry_sleep)`
+    /// (Hadoop's `FailoverOnNetworkExceptionRetry`, without its random spread). Every
+    /// attempt carries the same call id with `retryCount` 1, 2, …, so the server's
+    /// retry cache can recognise it. [`RetryPolicy::NONE`]: no call retry.
+    pub call_retry: RetryPolicy,
+    /// Upper bound of the pause between call retries.
+    pub max_call_retry_sleep: Duration,
     /// Largest reply frame accepted (`ipc.maximum.response.length`); a larger one closes
     /// the connection.
     pub max_response_len: usize,
@@ -168,6 +202,11 @@ impl Default for ClientConfig {
             max_idle: IPC_CLIENT_CONNECTION_MAXIDLETIME_DEFAULT,
             connect_timeout: IPC_CLIENT_CONNECT_TIMEOUT_DEFAULT,
             retry: RetryPolicy::default(),
+            call_retry: RetryPolicy {
+                max_retries: DFS_CLIENT_RETRY_MAX_ATTEMPTS_DEFAULT,
+                interval: DFS_CLIENT_FAILOVER_SLEEP_BASE_DEFAULT,
+            },
+            max_call_retry_sleep: DFS_CLIENT_FAILOVER_SLEEP_MAX_DEFAULT,
             max_response_len: IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT,
             client_id: None,
         }
@@ -188,6 +227,10 @@ impl ClientConfig {
         let max_retries = conf.get_u64(
             IPC_CLIENT_CONNECT_MAX_RETRIES_KEY,
             IPC_CLIENT_CONNECT_MAX_RETRIES_DEFAULT.into(),
+        )?;
+        let call_retries = conf.get_u64(
+            DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY,
+            DFS_CLIENT_RETRY_MAX_ATTEMPTS_DEFAULT.into(),
         )?;
         Ok(ClientConfig {
             call_timeout: nonzero(call_timeout),
@@ -211,6 +254,17 @@ impl ClientConfig {
                     IPC_CLIENT_CONNECT_RETRY_INTERVAL_DEFAULT,
                 )?,
             },
+            call_retry: RetryPolicy {
+                max_retries: u32::try_from(call_retries).unwrap_or(u32::MAX),
+                interval: conf.get_duration(
+                    DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY,
+                    DFS_CLIENT_FAILOVER_SLEEP_BASE_DEFAULT,
+                )?,
+            },
+            max_call_retry_sleep: conf.get_duration(
+                DFS_CLIENT_FAILOVER_SLEEP_MAX_KEY,
+                DFS_CLIENT_FAILOVER_SLEEP_MAX_DEFAULT,
+            )?,
             max_response_len: usize::try_from(conf.get_size(
                 IPC_MAXIMUM_RESPONSE_LENGTH_KEY,
                 IPC_MAXIMUM_RESPONSE_LENGTH_DEFAULT as u64,
@@ -299,12 +353,14 @@ impl RpcClient {
 
     /// Calls `method` of `protocol` on the server at `addr` and decodes its reply.
     ///
-    /// Connects (with retries) if no pooled connection is up. Fails with
-    /// [`Error::Remote`] when the server threw, [`Error::Fatal`] when it closed the
-    /// connection with a FATAL reply, [`Error::Timeout`] after
-    /// [`ClientConfig::call_timeout`], [`Error::ConnectionClosed`] when the connection
-    /// broke while the call was outstanding, [`Error::Connect`] when no connection
-    /// could be made and [`Error::BadResponse`] when the reply does not decode.
+    /// Connects (with retries) if no pooled connection is up. A call refused with
+    /// `RetriableException` or `StandbyException` is sent again as
+    /// [`ClientConfig::call_retry`] says. Fails with [`Error::Remote`] when the server
+    /// threw, [`Error::Fatal`] when it closed the connection with a FATAL reply,
+    /// [`Error::Timeout`] after [`ClientConfig::call_timeout`],
+    /// [`Error::ConnectionClosed`] when the connection broke while the call was
+    /// outstanding, [`Error::Connect`] when no connection could be made and
+    /// [`Error::BadResponse`] when the reply does not decode.
     pub fn call<Req, Resp>(
         &self,
         addr: SocketAddr,
@@ -321,9 +377,41 @@ impl RpcClient {
             protocol,
             user: self.pool.shared.user.clone(),
         };
+        let shared = &self.pool.shared;
+        let call_id = shared.next_call_id.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff;
+        let policy = shared.config.call_retry;
+        let mut retries = 0u32;
+        loop {
+            match self.call_once(&id, call_id, retries, method, request) {
+                Err(e) if retries < policy.max_retries && is_retriable(&e) => {
+                    let pause = retry_pause(policy, shared.config.max_call_retry_sleep, retries);
+                    tracing::debug!(%addr, call_id, method, retries, ?pause, error = %e, "retrying call");
+                    std::thread::sleep(pause);
+                    retries += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One attempt of a call, moving to a fresh connection if the pooled one turns out
+    /// to be closing before the request went out.
+    fn call_once<Req, Resp>(
+        &self,
+        id: &ConnectionId,
+        call_id: i32,
+        retry_count: u32,
+        method: &str,
+        request: &Req,
+    ) -> Result<Resp>
+    where
+        Req: Message,
+        Resp: Message + Default,
+    {
+        let retry_count = i32::try_from(retry_count).unwrap_or(i32::MAX);
         for _ in 0..STALE_CONNECTION_ATTEMPTS {
-            let conn = self.connection(&id)?;
-            match conn.send(method, request) {
+            let conn = self.connection(id)?;
+            match conn.send(call_id, retry_count, method, request) {
                 Sent::Pending(pending) => {
                     let mut body = conn.wait(pending)?;
                     return Resp::decode_length_delimited(&mut body).map_err(|source| {
@@ -333,11 +421,11 @@ impl RpcClient {
                         }
                     });
                 }
-                Sent::ConnectionClosed => self.forget(&id, &conn),
+                Sent::ConnectionClosed => self.forget(id, &conn),
             }
         }
         Err(Error::ConnectionClosed {
-            addr,
+            addr: id.addr,
             reason: "connection kept closing before the request could be sent".to_owned(),
         })
     }
@@ -380,6 +468,22 @@ impl RpcClient {
     }
 }
 
+/// Whether the server refused the call in a way that invites sending it again: it did
+/// not run it (`RetriableException`: e.g. still starting; `StandbyException`: not the
+/// active NameNode).
+fn is_retriable(e: &Error) -> bool {
+    e.is(&JavaException::RetriableException) || e.is(&JavaException::Standby)
+}
+
+/// The pause before retry `n` (from 0): `interval · 2ⁿ`, at most `max`.
+fn retry_pause(policy: RetryPolicy, max: Duration, n: u32) -> Duration {
+    policy
+        .interval
+        .checked_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
+        .unwrap_or(max)
+        .min(max)
+}
+
 /// Drops `conn` from the pool if it is still the one pooled under `id`.
 fn forget_in(pool: &Pool, id: &ConnectionId, conn: &Arc<Connection>) {
     let slot = lock(&pool.slots).get(id).cloned();
@@ -416,6 +520,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retry_pauses_double_up_to_the_maximum() {
+        let p = RetryPolicy {
+            max_retries: 10,
+            interval: Duration::from_millis(500),
+        };
+        let max = Duration::from_secs(15);
+        let pauses: Vec<u128> = (0..7).map(|n| retry_pause(p, max, n).as_millis()).collect();
+        assert_eq!(pauses, [500, 1000, 2000, 4000, 8000, 15000, 15000]);
+        assert_eq!(retry_pause(p, max, 40), max);
+    }
+
+    #[test]
     fn config_from_conf_reads_hadoop_keys_and_defaults() {
         let mut conf = ferrodfs_conf::Configuration::new();
         let d = ClientConfig::from_conf(&conf).unwrap();
@@ -424,6 +540,9 @@ mod tests {
         assert_eq!(d.max_idle, Duration::from_secs(10));
         assert_eq!(d.retry, RetryPolicy::default());
         assert_eq!(d.max_response_len, 128 << 20);
+        assert_eq!(d.call_retry.max_retries, 10);
+        assert_eq!(d.call_retry.interval, Duration::from_millis(500));
+        assert_eq!(d.max_call_retry_sleep, Duration::from_secs(15));
         conf.set(IPC_CLIENT_RPC_TIMEOUT_KEY, "0");
         conf.set(IPC_CLIENT_PING_KEY, "false");
         conf.set(IPC_CLIENT_CONNECTION_MAXIDLETIME_KEY, "2500");
@@ -438,6 +557,16 @@ mod tests {
             RetryPolicy {
                 max_retries: 3,
                 interval: Duration::from_millis(50)
+            }
+        );
+        conf.set(DFS_CLIENT_RETRY_MAX_ATTEMPTS_KEY, "2");
+        conf.set(DFS_CLIENT_FAILOVER_SLEEP_BASE_KEY, "20");
+        let c = ClientConfig::from_conf(&conf).unwrap();
+        assert_eq!(
+            c.call_retry,
+            RetryPolicy {
+                max_retries: 2,
+                interval: Duration::from_millis(20)
             }
         );
         conf.set(IPC_CLIENT_CONNECT_MAX_RETRIES_KEY, "many");

@@ -1,11 +1,15 @@
 //! One accepted connection as the threads share it: the socket, and its output queue.
 //!
 //! Output rule (Hadoop's `Responder.doRespond`/`processResponse`): whoever has a frame to
-//! send (a handler, or the reader for SASL and FATAL answers) writes it straight to the
-//! non-blocking socket when nothing is queued; only what the socket would not take goes
-//! into the queue, and the Responder looper is asked (once, when the queue turns
-//! non-empty) to finish it when the socket becomes writable. Invariant: the queue is
-//! non-empty exactly while a Responder watch is registered or about to be.
+//! send (a handler, or the reader for SASL, FATAL and inline answers) writes it straight
+//! to the non-blocking socket when nothing is queued and nobody else is writing; the
+//! write happens outside the lock, and frames other threads send meanwhile are queued
+//! and written by that same thread, all in one write, before it leaves (so concurrent
+//! handlers answering on one connection neither wait for each other nor make one
+//! syscall each). Only what the socket would not take stays queued, and the Responder
+//! looper is asked (once, when that happens) to finish it when the socket becomes
+//! writable. Invariant: while nobody is writing, the queue is non-empty exactly while a
+//! Responder watch is registered or about to be.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -31,6 +35,11 @@ struct Out {
     done: bool,
     /// The reader stopped reading requests because `bytes` passed the limit.
     read_paused: bool,
+    /// When the queue last turned non-empty or last shrank (ms since server start).
+    moved_ms: u64,
+    /// A thread is writing to the socket without the lock; frames sent meanwhile wait
+    /// in `queue` and that thread writes them too before it leaves.
+    writing: bool,
 }
 
 pub(crate) struct Conn {
@@ -132,6 +141,12 @@ impl Conn {
         self.lock().bytes
     }
 
+    /// Whether answers are queued and none of their bytes went out for `limit_ms`.
+    pub fn output_stuck_for(&self, now_ms: u64, limit_ms: u64) -> bool {
+        let out = self.lock();
+        out.bytes > 0 && now_ms.saturating_sub(out.moved_ms) > limit_ms
+    }
+
     /// Sends one frame (see the module docs).
     pub fn send(self: &Arc<Self>, frame: Bytes) {
         self.send_inner(frame, false);
@@ -150,42 +165,95 @@ impl Conn {
         if last {
             out.close_after = true;
         }
-        if !out.queue.is_empty() {
-            out.bytes += frame.len();
+        if !out.queue.is_empty() || out.writing {
+            // The Responder (queue non-empty) or the thread writing now sends it.
+            self.enqueue(&mut out, frame);
+            return;
+        }
+        // Write without holding the lock, so other threads answering on this
+        // connection queue their frames instead of waiting; they go out together next.
+        out.writing = true;
+        drop(out);
+        let mut written = write_some(&self.stream, &frame);
+        let mut out = self.lock();
+        let mut rest = frame;
+        loop {
+            match written {
+                Ok(n) if n == rest.len() => {}
+                Ok(n) => {
+                    // The socket is full: the rest goes first, the Responder finishes.
+                    let rest = rest.slice(n..);
+                    out.moved_ms = self.shared.now_ms();
+                    out.bytes += rest.len();
+                    self.shared
+                        .metrics
+                        .pending_output
+                        .fetch_add(rest.len(), Ordering::Relaxed);
+                    out.queue.push_front(rest);
+                    out.writing = false;
+                    drop(out);
+                    let conn = Arc::clone(self);
+                    if !self.shared.responder.post(move || watch(conn)) {
+                        // Shutting down: nobody will finish this output.
+                        self.close();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    out.writing = false;
+                    tracing::debug!(id = self.id, error = %e, "ipc server: write failed");
+                    drop(out);
+                    self.close();
+                    return;
+                }
+            }
+            if out.done || out.queue.is_empty() {
+                break;
+            }
+            // Frames queued while we wrote: take them all and write them as one.
+            let taken: Vec<Bytes> = out.queue.drain(..).collect();
+            let len: usize = taken.iter().map(Bytes::len).sum();
+            out.bytes -= len;
             self.shared
                 .metrics
                 .pending_output
-                .fetch_add(frame.len(), Ordering::Relaxed);
-            out.queue.push_back(frame);
-            return;
-        }
-        match write_some(&self.stream, &frame) {
-            Ok(n) if n == frame.len() => {
-                if out.close_after {
-                    self.finish_output(&mut out);
+                .fetch_sub(len, Ordering::Relaxed);
+            drop(out);
+            rest = if taken.len() == 1 {
+                taken.into_iter().next().unwrap_or_default()
+            } else {
+                let mut all = bytes::BytesMut::with_capacity(len);
+                for b in &taken {
+                    all.extend_from_slice(b);
                 }
-            }
-            Ok(n) => {
-                let rest = frame.slice(n..);
-                out.bytes += rest.len();
-                self.shared
-                    .metrics
-                    .pending_output
-                    .fetch_add(rest.len(), Ordering::Relaxed);
-                out.queue.push_back(rest);
-                drop(out);
-                let conn = Arc::clone(self);
-                if !self.shared.responder.post(move || watch(conn)) {
-                    // Shutting down: nobody will finish this output.
-                    self.close();
-                }
-            }
-            Err(e) => {
-                tracing::debug!(id = self.id, error = %e, "ipc server: write failed");
-                drop(out);
-                self.close();
-            }
+                all.freeze()
+            };
+            written = write_some(&self.stream, &rest);
+            out = self.lock();
         }
+        out.writing = false;
+        if out.close_after && out.queue.is_empty() && !out.done {
+            self.finish_output(&mut out);
+        }
+        self.resume_reader_if_drained(&mut out);
+    }
+
+    /// Lets the reader read again once the output it paused for has drained to half.
+    fn resume_reader_if_drained(&self, out: &mut Out) {
+        if out.read_paused && out.bytes <= self.shared.config.max_pending_output / 2 {
+            out.read_paused = false;
+            let id = self.id;
+            self.reader.post(move || reader::resume_output(id));
+        }
+    }
+
+    fn enqueue(&self, out: &mut Out, frame: Bytes) {
+        out.bytes += frame.len();
+        self.shared
+            .metrics
+            .pending_output
+            .fetch_add(frame.len(), Ordering::Relaxed);
+        out.queue.push_back(frame);
     }
 
     fn finish_output(&self, out: &mut Out) {
@@ -218,6 +286,7 @@ impl Conn {
                     return Flushed::Done;
                 }
                 Ok(mut n) => {
+                    out.moved_ms = self.shared.now_ms();
                     out.bytes -= n;
                     self.shared
                         .metrics
@@ -249,11 +318,7 @@ impl Conn {
         if result == Flushed::Done && out.close_after {
             self.finish_output(&mut out);
         }
-        if out.read_paused && out.bytes <= self.shared.config.max_pending_output / 2 {
-            out.read_paused = false;
-            let id = self.id;
-            self.reader.post(move || reader::resume_output(id));
-        }
+        self.resume_reader_if_drained(&mut out);
         result
     }
 

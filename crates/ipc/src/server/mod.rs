@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!  IPC Listener ──accept──▶ IPC Reader #i (looper; fd callbacks parse frames)
-//!                                │ calls                 │ SASL / FATAL answers
-//!                                ▼                       ▼
+//!                                │ calls           │ SASL / FATAL answers, cheap calls
+//!                                ▼                 ▼ run inline when no call is queued
 //!                      bounded call queue          socket (direct write)
 //!                                │
 //!                                ▼
@@ -13,6 +13,15 @@
 //!
 //! * Calls pipelined on one connection are served concurrently by the handlers and
 //!   answered in completion order, each answer carrying its call id.
+//! * Methods a service marks cheap ([`RpcService::is_cheap`], [`ServiceBuilder::cheap`])
+//!   run on the reader itself when no call waits in the queue: no hand-off to a handler
+//!   thread (Hadoop always hands off). Anything else, or anything while calls wait,
+//!   goes through the queue, so a slow call never holds up a reader.
+//! * Answers for one connection sent while another thread is writing to it are queued
+//!   and written by that thread in one write.
+//! * `max_connections` (`ipc.server.max.connections`): one more is closed right after
+//!   accept; `purge_interval` (`ipc.server.purge.interval`): a connection whose queued
+//!   answers have not moved for that long is closed.
 //! * Back-pressure instead of buffering: a full call queue or a connection whose client
 //!   does not read its answers (`max_pending_output`) stops the reading of that
 //!   connection's socket until there is room.
@@ -22,10 +31,9 @@
 //!   `NEGOTIATE`, as a Hadoop server with security off does.
 //!
 //! # Not yet (issue 3)
-//! Purging answers stuck on a connection whose client never reads (Hadoop: 15 min); a
-//! connection limit (`ipc.server.max.connections`); a retry cache on `clientId` + call
-//! id; `stateId` in replies; authorizing the context's user and protocol; same-CPU
-//! latency (two server threads per call, see `docs/benchmarks.md`).
+//! A retry cache on `clientId` + call id; `stateId` in replies; authorizing the
+//! context's user and protocol; the NameNode marking its cheap methods (it must first
+//! be sure they never wait on the namesystem lock).
 //!
 //! # Examples
 //! ```
@@ -89,6 +97,16 @@ pub const DEFAULT_QUEUE_SIZE_PER_HANDLER: usize = 100;
 pub const IPC_CLIENT_CONNECTION_MAXIDLETIME_KEY: &str = "ipc.client.connection.maxidletime";
 /// Default of [`IPC_CLIENT_CONNECTION_MAXIDLETIME_KEY`].
 pub const IPC_CLIENT_CONNECTION_MAXIDLETIME_DEFAULT: Duration = Duration::from_secs(10);
+/// `ipc.server.max.connections`: connections above this many are closed right after
+/// accept; 0 = no limit.
+pub const IPC_SERVER_MAX_CONNECTIONS_KEY: &str = "ipc.server.max.connections";
+/// Default of [`IPC_SERVER_MAX_CONNECTIONS_KEY`]: no limit.
+pub const IPC_SERVER_MAX_CONNECTIONS_DEFAULT: usize = 0;
+/// `ipc.server.purge.interval` (minutes): a connection whose answers have not moved for
+/// this long (its client does not read) is closed.
+pub const IPC_SERVER_PURGE_INTERVAL_KEY: &str = "ipc.server.purge.interval";
+/// Default of [`IPC_SERVER_PURGE_INTERVAL_KEY`]: 15 minutes.
+pub const IPC_SERVER_PURGE_INTERVAL_DEFAULT: Duration = Duration::from_secs(15 * 60);
 /// Default unsent-answer bytes per connection above which its requests are no longer read.
 pub const DEFAULT_MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
 /// Delay before accepting again after `accept` failed (e.g. out of file descriptors).
@@ -103,6 +121,8 @@ pub struct Config {
     pub max_frame_len: usize,
     pub idle_timeout: Duration,
     pub max_pending_output: usize,
+    pub max_connections: usize,
+    pub purge_interval: Duration,
 }
 
 impl Default for Config {
@@ -114,6 +134,8 @@ impl Default for Config {
             max_frame_len: IPC_MAXIMUM_DATA_LENGTH_DEFAULT,
             idle_timeout: IPC_CLIENT_CONNECTION_MAXIDLETIME_DEFAULT * 2,
             max_pending_output: DEFAULT_MAX_PENDING_OUTPUT,
+            max_connections: IPC_SERVER_MAX_CONNECTIONS_DEFAULT,
+            purge_interval: IPC_SERVER_PURGE_INTERVAL_DEFAULT,
         }
     }
 }
@@ -126,6 +148,8 @@ pub(crate) struct Metrics {
     accepted: AtomicU64,
     fatal_responses: AtomicU64,
     idle_closed: AtomicU64,
+    dropped: AtomicU64,
+    purged: AtomicU64,
     pending_output: AtomicUsize,
 }
 
@@ -143,6 +167,10 @@ pub struct ServerMetrics {
     pub fatal_responses: u64,
     /// Connections closed for idleness.
     pub idle_closed: u64,
+    /// Connections closed right after accept: over `max_connections`.
+    pub dropped_connections: u64,
+    /// Connections closed because their answers stopped moving (`purge_interval`).
+    pub purged_connections: u64,
     /// Answer bytes waiting for slow clients, over all connections.
     pub pending_output_bytes: usize,
     /// Calls waiting for a handler.
@@ -260,6 +288,20 @@ impl ServerBuilder {
     /// read until half of them are sent (default 4 MiB).
     pub fn max_pending_output(mut self, n: usize) -> Self {
         self.config.max_pending_output = n.max(1);
+        self
+    }
+
+    /// Most connections open at once (`ipc.server.max.connections`, default 0 = no
+    /// limit): one more is closed right after accept, as Hadoop's Listener does.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+
+    /// A connection whose queued answers have not moved for this long (its client does
+    /// not read them) is closed (`ipc.server.purge.interval`, default 15 min).
+    pub fn purge_interval(mut self, d: Duration) -> Self {
+        self.config.purge_interval = d;
         self
     }
 
@@ -395,6 +437,14 @@ fn accept_all(listener: &Arc<TcpListener>, ctx: &Arc<ListenerCtx>) -> FdAction {
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
+                let max = ctx.shared.config.max_connections;
+                if max > 0 && ctx.shared.metrics.open_connections.load(Ordering::Relaxed) >= max {
+                    // Hadoop's ConnectionManager refuses to register it; the socket closes.
+                    ctx.shared.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, max, "ipc server: too many connections, closing");
+                    drop(stream);
+                    continue;
+                }
                 if let Err(e) = stream
                     .set_nonblocking(true)
                     .and_then(|()| stream.set_nodelay(true))
@@ -460,6 +510,15 @@ fn serve(shared: &Shared, qc: QueuedCall) {
         conn.in_flight.fetch_sub(1, Ordering::Relaxed);
         return;
     }
+    let frame = run_call(shared, &conn, call);
+    conn.send(frame);
+    conn.touch();
+    conn.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Dispatches one call and builds its answer frame (SUCCESS, or ERROR for an exception
+/// or a panic). Runs on a handler, or on the reader for a cheap method.
+pub(crate) fn run_call(shared: &Shared, conn: &Conn, call: IncomingCall) -> bytes::Bytes {
     let ctx = CallContext {
         user: call.connection.user.clone(),
         real_user: call.connection.real_user.clone(),
@@ -489,9 +548,7 @@ fn serve(shared: &Shared, qc: QueuedCall) {
         }
     };
     shared.metrics.calls_served.fetch_add(1, Ordering::Relaxed);
-    conn.send(frame);
-    conn.touch();
-    conn.in_flight.fetch_sub(1, Ordering::Relaxed);
+    frame
 }
 
 #[derive(Default)]
@@ -543,6 +600,8 @@ impl Server {
             accepted_connections: m.accepted.load(Ordering::Relaxed),
             fatal_responses: m.fatal_responses.load(Ordering::Relaxed),
             idle_closed: m.idle_closed.load(Ordering::Relaxed),
+            dropped_connections: m.dropped.load(Ordering::Relaxed),
+            purged_connections: m.purged.load(Ordering::Relaxed),
             pending_output_bytes: m.pending_output.load(Ordering::Relaxed),
             queued_calls: self.shared.queue_rx.len(),
         }

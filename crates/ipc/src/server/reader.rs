@@ -1,6 +1,8 @@
 //! `IPC Reader #i`: a looper that owns the read side of its connections. Each readable
 //! socket is drained (up to a budget per wake-up), every complete frame is parsed, calls
-//! go to the bounded call queue, SASL/FATAL answers are written at once.
+//! go to the bounded call queue, SASL/FATAL answers are written at once. A call of a
+//! method marked cheap runs right here when the call queue is empty; the answers of
+//! such calls from one pass over a connection's input go out in one write.
 //!
 //! Back-pressure: when the call queue is full the connection's call is parked and the
 //! connection's socket is no longer watched (the kernel buffers fill and the client's
@@ -16,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Sender, TrySendError};
 use ferrodfs_looper::{FdAction, FdEvents, Handler, Looper};
 
@@ -32,6 +35,8 @@ const READS_PER_WAKE: usize = 16;
 const DRAIN_LIMIT: usize = 1024 * 1024;
 /// Longest wait for the client to close after a FATAL answer (capped by the idle timeout).
 const DRAIN_GRACE_MS: u64 = 2_000;
+/// Bytes of inline answers gathered before they are sent mid-pass.
+const MAX_INLINE_ANSWERS: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Paused {
@@ -60,6 +65,10 @@ struct ReaderCtx {
     conns: HashMap<u64, ReaderConn>,
     waiting_for_queue: bool,
     scratch: Vec<u8>,
+    /// Answers of cheap calls run inline during one pass over a connection's frames,
+    /// sent together at the end of the pass.
+    answers: Vec<Bytes>,
+    answers_len: usize,
 }
 
 thread_local! {
@@ -94,6 +103,8 @@ pub(crate) fn run(
             conns: HashMap::new(),
             waiting_for_queue: false,
             scratch: vec![0; READ_CHUNK],
+            answers: Vec::new(),
+            answers_len: 0,
         })
     });
     schedule_sweep(&handler, sweep_every);
@@ -232,8 +243,36 @@ fn on_readable(ctx: &mut ReaderCtx, id: u64) -> FdAction {
     FdAction::Keep
 }
 
-/// Handles every complete frame buffered for `id`.
+/// Handles every complete frame buffered for `id`, then sends the answers of the
+/// cheap calls it ran inline.
 fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
+    let outcome = process_frames(ctx, id);
+    send_answers(ctx, id);
+    outcome
+}
+
+/// Sends the inline answers gathered for `id` in one write.
+fn send_answers(ctx: &mut ReaderCtx, id: u64) {
+    if ctx.answers.is_empty() {
+        return;
+    }
+    let frame = if ctx.answers.len() == 1 {
+        ctx.answers.pop().unwrap_or_default()
+    } else {
+        let mut all = BytesMut::with_capacity(ctx.answers_len);
+        for a in ctx.answers.drain(..) {
+            all.extend_from_slice(&a);
+        }
+        all.freeze()
+    };
+    ctx.answers.clear();
+    ctx.answers_len = 0;
+    if let Some(rc) = ctx.conns.get(&id) {
+        rc.conn.send(frame);
+    }
+}
+
+fn process_frames(ctx: &mut ReaderCtx, id: u64) -> Outcome {
     loop {
         let Some(rc) = ctx.conns.get_mut(&id) else {
             return Outcome::Closed;
@@ -248,6 +287,20 @@ fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
             return Outcome::Idle;
         };
         match event {
+            Event::Call(call)
+                if ctx.queue.is_empty()
+                    && ctx.shared.registry.is_cheap(&call.protocol, &call.method) =>
+            {
+                // Nothing waits for a handler and the method never blocks: run it here,
+                // saving the hand-off to a handler thread.
+                let answer = super::run_call(&ctx.shared, &rc.conn, call);
+                rc.conn.touch();
+                ctx.answers_len += answer.len();
+                ctx.answers.push(answer);
+                if ctx.answers_len >= MAX_INLINE_ANSWERS {
+                    send_answers(ctx, id);
+                }
+            }
             Event::Call(call) => {
                 rc.conn.in_flight.fetch_add(1, Ordering::Relaxed);
                 let job = Job::Call(QueuedCall {
@@ -258,11 +311,20 @@ fn process(ctx: &mut ReaderCtx, id: u64) -> Outcome {
                     return outcome;
                 }
             }
-            Event::Reply(bytes) => rc.conn.send(bytes),
+            Event::Reply(bytes) => {
+                send_answers(ctx, id);
+                if let Some(rc) = ctx.conns.get(&id) {
+                    rc.conn.send(bytes);
+                }
+            }
             Event::Established(info) => {
                 tracing::debug!(id, user = %info.user, protocol = ?info.protocol, "ipc server: connection context");
             }
             Event::Fatal(bytes) => {
+                send_answers(ctx, id);
+                let Some(rc) = ctx.conns.get_mut(&id) else {
+                    return Outcome::Closed;
+                };
                 ctx.shared
                     .metrics
                     .fatal_responses
@@ -388,40 +450,60 @@ pub(crate) fn resume_output(id: u64) {
 }
 
 /// Closes connections idle for longer than the idle timeout (no call in flight, no
-/// output queued, nothing read) and drained FATAL connections past their grace time.
+/// output queued, nothing read), connections whose answers have not moved for the purge
+/// interval (a client that never reads: Hadoop's Responder purge), and drained FATAL
+/// connections past their grace time.
 fn sweep() {
     with_ctx(|ctx| {
         let now = ctx.shared.now_ms();
         let idle_ms = ctx.shared.config.idle_timeout.as_millis() as u64;
+        let purge_ms = ctx.shared.config.purge_interval.as_millis() as u64;
         let mut doomed = Vec::new();
         for (id, rc) in &ctx.conns {
-            let idle = if rc.conn.is_closed() {
-                false
+            let why = if rc.conn.is_closed() {
+                Doom::Closed
             } else if rc.draining.is_some() {
                 if now.saturating_sub(rc.draining_since_ms) <= idle_ms.min(DRAIN_GRACE_MS) {
                     continue;
                 }
-                false
+                Doom::Closed
+            } else if rc.conn.output_stuck_for(now, purge_ms) {
+                Doom::Purged
             } else if rc.paused == Paused::No
                 && rc.conn.in_flight.load(Ordering::Relaxed) == 0
                 && now.saturating_sub(rc.conn.last_active_ms.load(Ordering::Relaxed)) > idle_ms
                 && rc.conn.queued_bytes() == 0
             {
-                true
+                Doom::Idle
             } else {
                 continue;
             };
-            doomed.push((*id, idle));
+            doomed.push((*id, why));
         }
-        for (id, idle) in doomed {
-            if idle {
-                tracing::debug!(id, "ipc server: closing idle connection");
-                ctx.shared
-                    .metrics
-                    .idle_closed
-                    .fetch_add(1, Ordering::Relaxed);
+        for (id, why) in doomed {
+            let metrics = &ctx.shared.metrics;
+            match why {
+                Doom::Idle => {
+                    tracing::debug!(id, "ipc server: closing idle connection");
+                    metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                }
+                Doom::Purged => {
+                    tracing::info!(
+                        id,
+                        "ipc server: answers not read for the purge interval, closing"
+                    );
+                    metrics.purged.fetch_add(1, Ordering::Relaxed);
+                }
+                Doom::Closed => {}
             }
             drop_conn(ctx, id);
         }
     });
+}
+
+/// Why [`sweep`] closes a connection.
+enum Doom {
+    Idle,
+    Purged,
+    Closed,
 }

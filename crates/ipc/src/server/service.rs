@@ -1,7 +1,7 @@
 //! What the server dispatches to: [`RpcService`] (one per protocol) and
 //! [`ServiceBuilder`], which turns typed closures into one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,6 +83,16 @@ pub trait RpcService: Send + Sync + 'static {
         method: &str,
         request: Bytes,
     ) -> Result<Bytes, RemoteException>;
+
+    /// Whether `method` is cheap: it never blocks (no locks held for long, no I/O, no
+    /// waiting) and runs in microseconds. The server may then run it on the reader
+    /// thread that parsed it, when no call is waiting for a handler, saving the hand-off
+    /// to a handler thread (see `docs/design/rpc.md`). A slow method marked cheap
+    /// stalls every connection of its reader. Default: none is.
+    fn is_cheap(&self, method: &str) -> bool {
+        let _ = method;
+        false
+    }
 }
 
 /// The exception Hadoop's protobuf engine throws for a method its service lacks.
@@ -120,6 +130,7 @@ type RawMethod = Box<dyn Fn(&CallContext, Bytes) -> Result<Bytes, RemoteExceptio
 pub struct ServiceBuilder {
     protocol: String,
     methods: HashMap<String, RawMethod>,
+    cheap: HashSet<String>,
 }
 
 impl fmt::Debug for ServiceBuilder {
@@ -136,7 +147,15 @@ impl ServiceBuilder {
         ServiceBuilder {
             protocol: protocol.into(),
             methods: HashMap::new(),
+            cheap: HashSet::new(),
         }
+    }
+
+    /// Marks methods as cheap (see [`RpcService::is_cheap`]): they may run on the
+    /// reader thread instead of a handler. Only for methods that never block.
+    pub fn cheap(mut self, methods: &[&str]) -> ServiceBuilder {
+        self.cheap.extend(methods.iter().map(|m| (*m).to_owned()));
+        self
     }
 
     /// Registers a typed method: the request is decoded as `Req` (an undecodable one
@@ -173,6 +192,7 @@ impl ServiceBuilder {
         Service {
             protocol: self.protocol,
             methods: self.methods,
+            cheap: self.cheap,
         }
     }
 }
@@ -181,6 +201,7 @@ impl ServiceBuilder {
 pub struct Service {
     protocol: String,
     methods: HashMap<String, RawMethod>,
+    cheap: HashSet<String>,
 }
 
 impl fmt::Debug for Service {
@@ -208,6 +229,10 @@ impl RpcService for Service {
             None => Err(no_such_method(&self.protocol, method)),
         }
     }
+
+    fn is_cheap(&self, method: &str) -> bool {
+        self.cheap.contains(method)
+    }
 }
 
 /// Services by protocol name.
@@ -227,6 +252,13 @@ impl Registry {
             Some(s) => s.call(ctx, &ctx.method, request),
             None => Err(no_such_protocol(&ctx.protocol)),
         }
+    }
+
+    /// Whether the call may run on the reader (its service marked the method cheap).
+    pub fn is_cheap(&self, protocol: &str, method: &str) -> bool {
+        self.by_protocol
+            .get(protocol)
+            .is_some_and(|s| s.is_cheap(method))
     }
 }
 

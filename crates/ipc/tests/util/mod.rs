@@ -24,10 +24,20 @@ pub const TEST_PROTOCOL: &str = "org.ferrodfs.test.TestProtocol";
 /// Raw-bytes methods, so tests control the request bytes exactly:
 /// `echo` returns the request; `sleep` sleeps for the ASCII number of ms in the request,
 /// then echoes it; `big` returns that many bytes; `whoami` returns the caller's user;
-/// `fail` throws FileNotFoundException; `panic` panics.
+/// `fail` throws FileNotFoundException; `panic` panics; `thread` returns the name of the
+/// thread that ran it. `echo` and `thread` are marked cheap (may run on the reader),
+/// `handler_thread` is `thread` not marked cheap.
 pub fn test_service() -> Service {
+    let thread_name = |_: &_, _| {
+        Ok(Bytes::from(
+            thread::current().name().unwrap_or("?").to_owned(),
+        ))
+    };
     ServiceBuilder::new(TEST_PROTOCOL)
         .raw_method("echo", |_, req| Ok(req))
+        .raw_method("thread", thread_name)
+        .raw_method("handler_thread", thread_name)
+        .cheap(&["echo", "thread"])
         .raw_method("sleep", |_, req| {
             thread::sleep(Duration::from_millis(parse_num(&req)));
             Ok(req)

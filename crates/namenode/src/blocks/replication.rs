@@ -21,10 +21,21 @@ pub struct RedundancyQueues {
     /// (priority, block id).
     queue: BTreeSet<(u8, BlockId)>,
     priority_of: HashMap<BlockId, u8>,
-    /// Block → (replications in flight, deadline).
-    pending: HashMap<BlockId, (usize, Instant)>,
+    /// Block → replications in flight.
+    pending: HashMap<BlockId, Pending>,
     /// Block → storages holding a replica reported corrupt.
     corrupt: HashMap<BlockId, Vec<u32>>,
+}
+
+/// Replications of one block in flight (Hadoop's `PendingBlockInfo`).
+#[derive(Debug, Clone)]
+struct Pending {
+    /// Replicas still expected.
+    count: usize,
+    /// When to give up on them and queue the block again.
+    deadline: Instant,
+    /// The DataNodes (indices) asked to receive them.
+    targets: Vec<u32>,
 }
 
 /// The priority of a block with `live` of `expected` replicas.
@@ -42,7 +53,7 @@ impl RedundancyQueues {
     /// Queues or re-prioritizes a block, or removes it when it has enough replicas
     /// (counting replications in flight).
     pub fn update(&mut self, block: BlockId, live: usize, expected: usize) {
-        let in_flight = self.pending.get(&block).map_or(0, |p| p.0);
+        let in_flight = self.pending.get(&block).map_or(0, |p| p.count);
         self.remove(block);
         if live + in_flight < expected {
             let p = priority(live, expected);
@@ -82,25 +93,43 @@ impl RedundancyQueues {
         self.queue.iter().take(max).map(|&(_, b)| b).collect()
     }
 
-    /// Records `n` replications of `block` sent to DataNodes.
-    pub fn scheduled(&mut self, block: BlockId, n: usize, now: Instant) {
+    /// Records replications of `block` sent to the DataNodes `targets`.
+    pub fn scheduled(&mut self, block: BlockId, targets: &[u32], now: Instant) {
         self.remove(block);
-        let e = self
-            .pending
-            .entry(block)
-            .or_insert((0, now + PENDING_TIMEOUT));
-        e.0 += n;
-        e.1 = now + PENDING_TIMEOUT;
+        let e = self.pending.entry(block).or_insert(Pending {
+            count: 0,
+            deadline: now,
+            targets: Vec::new(),
+        });
+        e.count += targets.len();
+        e.deadline = now + PENDING_TIMEOUT;
+        e.targets.extend_from_slice(targets);
     }
 
     /// A replica of `block` arrived: one fewer in flight.
     pub fn replica_arrived(&mut self, block: BlockId) {
         if let Some(e) = self.pending.get_mut(&block) {
-            e.0 = e.0.saturating_sub(1);
-            if e.0 == 0 {
+            e.count = e.count.saturating_sub(1);
+            if e.count == 0 {
                 self.pending.remove(&block);
             }
         }
+    }
+
+    /// DataNodes died: replications sent to any of them will never arrive. They are
+    /// forgotten at once (not after [`PENDING_TIMEOUT`]); returns their blocks, to be
+    /// queued again.
+    pub fn targets_died(&mut self, dead: &[u32]) -> Vec<BlockId> {
+        let lost: Vec<BlockId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.targets.iter().any(|t| dead.contains(t)))
+            .map(|(&b, _)| b)
+            .collect();
+        for b in &lost {
+            self.pending.remove(b);
+        }
+        lost
     }
 
     /// Pending replications past their deadline: forgotten, returned for re-checking.
@@ -108,7 +137,7 @@ impl RedundancyQueues {
         let expired: Vec<BlockId> = self
             .pending
             .iter()
-            .filter(|(_, (_, deadline))| *deadline <= now)
+            .filter(|(_, p)| p.deadline <= now)
             .map(|(&b, _)| b)
             .collect();
         for b in &expired {
@@ -158,7 +187,7 @@ mod tests {
         q.update(12, 3, 3);
         assert_eq!(q.most_urgent(10), vec![11, 10]);
         let now = Instant::now();
-        q.scheduled(11, 2, now);
+        q.scheduled(11, &[1, 2], now);
         assert_eq!(q.most_urgent(10), vec![10]);
         // With 2 in flight and 1 live, the block is not queued again.
         q.update(11, 1, 3);
@@ -167,9 +196,14 @@ mod tests {
         q.replica_arrived(11);
         q.update(11, 3, 3);
         assert!(!q.contains(11));
-        q.scheduled(10, 1, now);
+        q.scheduled(10, &[3], now);
         assert!(q.timed_out(now).is_empty());
         assert_eq!(q.timed_out(now + PENDING_TIMEOUT), vec![10]);
+        // A replication sent to a node that then dies is given up at once.
+        q.scheduled(10, &[3], now);
+        assert!(q.targets_died(&[1, 2]).is_empty());
+        assert_eq!(q.targets_died(&[3]), vec![10]);
+        assert!(q.timed_out(now + PENDING_TIMEOUT).is_empty());
         q.forget(10);
         assert!(q.is_empty());
     }

@@ -133,6 +133,13 @@ impl FsNamesystem {
                     self.invalidate(node, r.block_id, r.gs, r.num_bytes);
                 }
                 self.update_redundancy(r.block_id);
+            } else {
+                // A replica left behind by pipeline recovery (Hadoop: "corrupted
+                // during write"): the new pipeline holds the block at a newer
+                // generation stamp, so this copy is deleted, and its node is not a
+                // re-replication target until it is gone.
+                self.redundancy.mark_corrupt(r.block_id, storage);
+                self.invalidate(node, r.block_id, r.gs, r.num_bytes);
             }
             return;
         }
@@ -211,6 +218,7 @@ impl FsNamesystem {
                     },
                 ),
                 ReceivedDeletedStatus::Deleted => {
+                    self.redundancy.clear_corrupt(e.block_id, storage);
                     if self.blocks.remove_location(e.block_id, storage) {
                         self.update_redundancy(e.block_id);
                     }
@@ -271,6 +279,10 @@ impl FsNamesystem {
             self.blocks.set_locations(id, &keep);
             self.update_redundancy(id);
         }
+        // Re-replications sent to a dead node will not arrive: schedule them again.
+        for id in self.redundancy.targets_died(&dead) {
+            self.update_redundancy(id);
+        }
         dead.iter()
             .filter_map(|&n| self.dns.node(n))
             .map(|n| {
@@ -309,9 +321,19 @@ impl FsNamesystem {
                 continue; // missing block: nothing to copy from
             };
             let block_size = info.num_bytes;
+            // A node still holding a corrupt copy would refuse the new one.
+            let excluded: Vec<String> = self
+                .redundancy
+                .corrupt_replicas(id)
+                .iter()
+                .filter_map(|&s| self.dns.node_of_storage(s))
+                .filter_map(|n| self.dns.node(n))
+                .map(|d| d.id.uuid.clone())
+                .collect();
             let targets = self.dns.choose_targets(&PlacementRequest {
                 count: expected.saturating_sub(locs.len()),
                 existing: &nodes,
+                excluded: &excluded,
                 block_size,
                 ..Default::default()
             });
@@ -338,7 +360,7 @@ impl FsNamesystem {
                     targets: target_infos,
                 },
             );
-            self.redundancy.scheduled(id, targets.len(), now);
+            self.redundancy.scheduled(id, &targets, now);
             scheduled += 1;
         }
         scheduled

@@ -695,8 +695,17 @@ impl FsNamesystem {
                 storages.push(s);
             }
         }
-        // Replicas with the old stamp are stale now.
-        self.blocks.set_locations(new.block_id, &[]);
+        // Replicas with the old stamp are stale now. Nodes of the new pipeline are
+        // kept: set-up succeeded on each of them, so their replicas carry the new
+        // stamp — and in close recovery they finalize during set-up, so their
+        // reports may arrive before this call.
+        let keep: Vec<u32> = self
+            .blocks
+            .locations(new.block_id)
+            .into_iter()
+            .filter(|s| storages.contains(s))
+            .collect();
+        self.blocks.set_locations(new.block_id, &keep);
         self.expected_locs.insert(new.block_id, storages);
         Ok(())
     }

@@ -1,0 +1,227 @@
+//! `ferrodfs dfsadmin -report [-live] [-dead]`: Hadoop's `hdfs dfsadmin -report` —
+//! the cluster's capacity and block counts (`getFsStats`), then every DataNode with
+//! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout.
+
+use crate::dfs::format::{byte_desc, java_date, java_fixed};
+use ferrodfs_client::{ClientConf, DfsClient};
+use ferrodfs_conf::{Configuration, GenericOptions};
+use ferrodfs_proto::hdfs::datanode_info_proto::AdminState;
+use ferrodfs_proto::hdfs::{
+    DatanodeInfoProto, DatanodeReportTypeProto, GetDatanodeReportRequestProto,
+    GetFsStatusRequestProto,
+};
+use std::fmt::Write as _;
+
+const USAGE: &str =
+    "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-help [cmd]]\n";
+
+/// Runs `ferrodfs dfsadmin <args>`; returns the exit status.
+pub fn run(args: Vec<String>) -> i32 {
+    let opts = match GenericOptions::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return 255;
+        }
+    };
+    let mut rest = opts.rest.iter();
+    match rest.next().map(String::as_str) {
+        Some("-report") => {}
+        Some("-help") => {
+            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n");
+            return 0;
+        }
+        other => {
+            if let Some(cmd) = other {
+                eprintln!("{cmd}: Unknown command");
+            }
+            eprint!("{USAGE}");
+            return 255;
+        }
+    }
+    let (mut live, mut dead) = (false, false);
+    for a in rest {
+        match a.as_str() {
+            "-live" => live = true,
+            "-dead" => dead = true,
+            other => {
+                eprintln!("report: Illegal option {other}\n{USAGE}");
+                return 255;
+            }
+        }
+    }
+    if !live && !dead {
+        (live, dead) = (true, true);
+    }
+    let client = Configuration::load_from_env(&opts)
+        .map_err(|e| e.to_string())
+        .and_then(|conf| {
+            let mut cc = ClientConf::from_configuration(&conf).map_err(|e| e.to_string())?;
+            cc.user = ferrodfs_ipc::client::current_user();
+            let nn = match conf.namenode_rpc_address().map_err(|e| e.to_string())? {
+                Some(nn) => format!("{}:{}", nn.host, nn.port),
+                None if conf.source(ferrodfs_conf::keys::FS_DEFAULT_FS) == Some("default") => {
+                    crate::dfs::UNCONFIGURED_NAMENODE.to_owned()
+                }
+                None => {
+                    return Err(
+                        "fs.defaultFS is not an hdfs:// URI; use -fs hdfs://host:port".into(),
+                    )
+                }
+            };
+            DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
+        });
+    let report = client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string()));
+    match report {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("report: {e}");
+            1
+        }
+    }
+}
+
+fn with_desc(n: u64) -> String {
+    format!("{n} ({})", byte_desc(n))
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    let p = if whole == 0 {
+        100.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    };
+    format!("{}%", java_fixed(p, 2))
+}
+
+/// The text of `dfsadmin -report`.
+pub fn report(c: &DfsClient, live: bool, dead: bool) -> Result<String, ferrodfs_ipc::Error> {
+    let nn = c.namenode();
+    let s = nn.get_fs_stats(&GetFsStatusRequestProto {})?;
+    let present = s.used + s.remaining;
+    let mut o = String::new();
+    let _ = writeln!(o, "Configured Capacity: {}", with_desc(s.capacity));
+    let _ = writeln!(o, "Present Capacity: {}", with_desc(present));
+    let _ = writeln!(o, "DFS Remaining: {}", with_desc(s.remaining));
+    let _ = writeln!(o, "DFS Used: {}", with_desc(s.used));
+    let used_pct = if present == 0 {
+        0.0
+    } else {
+        s.used as f64 * 100.0 / present as f64
+    };
+    let _ = writeln!(o, "DFS Used%: {}%", java_fixed(used_pct, 2));
+    let _ = writeln!(o, "Replicated Blocks:");
+    let _ = writeln!(o, "\tUnder replicated blocks: {}", s.under_replicated);
+    let _ = writeln!(o, "\tBlocks with corrupt replicas: {}", s.corrupt_blocks);
+    let _ = writeln!(o, "\tMissing blocks: {}", s.missing_blocks);
+    let _ = writeln!(
+        o,
+        "\tMissing blocks (with replication factor 1): {}",
+        s.missing_repl_one_blocks.unwrap_or(0)
+    );
+    let _ = writeln!(
+        o,
+        "\tPending deletion blocks: {}",
+        s.pending_deletion_blocks.unwrap_or(0)
+    );
+    let _ = writeln!(o, "Erasure Coded Block Groups: ");
+    let _ = writeln!(o, "\tLow redundancy block groups: 0");
+    let _ = writeln!(o, "\tBlock groups with corrupt internal blocks: 0");
+    let _ = writeln!(o, "\tMissing block groups: 0");
+    let _ = writeln!(o, "\tPending deletion blocks: 0");
+    let _ = writeln!(o);
+    let _ = writeln!(o, "-------------------------------------------------");
+    let nodes = |kind: DatanodeReportTypeProto| {
+        nn.get_datanode_report(&GetDatanodeReportRequestProto {
+            r#type: kind as i32,
+        })
+        .map(|r| r.di)
+    };
+    let live_nodes = nodes(DatanodeReportTypeProto::Live)?;
+    let dead_nodes = nodes(DatanodeReportTypeProto::Dead)?;
+    if live {
+        let _ = writeln!(o, "Live datanodes ({}):\n", live_nodes.len());
+        // The report ends in a newline; Hadoop prints it with println and then
+        // an empty line.
+        for dn in &live_nodes {
+            let _ = writeln!(o, "{}\n", datanode_report(dn));
+        }
+    }
+    if dead && (!dead_nodes.is_empty() || !live) {
+        let _ = writeln!(o, "Dead datanodes ({}):\n", dead_nodes.len());
+        for dn in &dead_nodes {
+            let _ = writeln!(o, "{}\n", datanode_report(dn));
+        }
+    }
+    Ok(o)
+}
+
+/// Hadoop's `DatanodeInfo.getDatanodeReport()`.
+pub fn datanode_report(dn: &DatanodeInfoProto) -> String {
+    let id = &dn.id;
+    let capacity = dn.capacity.unwrap_or(0);
+    let used = dn.dfs_used.unwrap_or(0);
+    let remaining = dn.remaining.unwrap_or(0);
+    let non_dfs = dn
+        .non_dfs_used
+        .unwrap_or_else(|| capacity.saturating_sub(used + remaining));
+    let cache_cap = dn.cache_capacity.unwrap_or(0);
+    let cache_used = dn.cache_used.unwrap_or(0);
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Name: {}:{} ({})",
+        id.ip_addr, id.xfer_port, id.host_name
+    );
+    let _ = writeln!(o, "Hostname: {}", id.host_name);
+    if let Some(rack) = dn.location.as_deref().filter(|r| *r != "/default-rack") {
+        let _ = writeln!(o, "Rack: {rack}");
+    }
+    if let Some(ud) = &dn.upgrade_domain {
+        let _ = writeln!(o, "Upgrade domain: {ud}");
+    }
+    let state = match dn.admin_state.and_then(|s| AdminState::try_from(s).ok()) {
+        Some(AdminState::Decommissioned) => "Decommissioned",
+        Some(AdminState::DecommissionInprogress) => "Decommission in progress",
+        Some(AdminState::InMaintenance) => "In maintenance",
+        Some(AdminState::EnteringMaintenance) => "Entering maintenance",
+        _ => "Normal",
+    };
+    let _ = writeln!(o, "Decommission Status : {state}");
+    let _ = writeln!(o, "Configured Capacity: {}", with_desc(capacity));
+    let _ = writeln!(o, "DFS Used: {}", with_desc(used));
+    let _ = writeln!(o, "Non DFS Used: {}", with_desc(non_dfs));
+    let _ = writeln!(o, "DFS Remaining: {}", with_desc(remaining));
+    let _ = writeln!(o, "DFS Used%: {}", percent(used, capacity));
+    let _ = writeln!(o, "DFS Remaining%: {}", percent(remaining, capacity));
+    let _ = writeln!(o, "Configured Cache Capacity: {}", with_desc(cache_cap));
+    let _ = writeln!(o, "Cache Used: {}", with_desc(cache_used));
+    let _ = writeln!(
+        o,
+        "Cache Remaining: {}",
+        with_desc(cache_cap.saturating_sub(cache_used))
+    );
+    let _ = writeln!(o, "Cache Used%: {}", percent(cache_used, cache_cap));
+    let _ = writeln!(
+        o,
+        "Cache Remaining%: {}",
+        percent(cache_cap.saturating_sub(cache_used), cache_cap)
+            .replace("100.00%", if cache_cap == 0 { "0.00%" } else { "100.00%" })
+    );
+    let _ = writeln!(o, "Xceivers: {}", dn.xceiver_count.unwrap_or(0));
+    let _ = writeln!(
+        o,
+        "Last contact: {}",
+        java_date(dn.last_update.unwrap_or(0))
+    );
+    let last_br = match dn.last_block_report_time {
+        Some(t) if t > 0 => java_date(t),
+        _ => "Never".to_owned(),
+    };
+    let _ = writeln!(o, "Last Block Report: {last_br}");
+    let _ = writeln!(o, "Num of Blocks: {}", dn.num_blocks.unwrap_or(0));
+    o
+}
