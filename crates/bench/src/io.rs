@@ -108,8 +108,8 @@ impl Default for IoBenchConfig {
     }
 }
 
-/// Warm-up file size (at most).
-const WARMUP: u64 = 32 << 20;
+/// Warm-up file size (at most): enough for the JVM to compile the hot paths.
+const WARMUP: u64 = 128 << 20;
 
 /// A peer ready to run.
 enum Contender {

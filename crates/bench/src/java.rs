@@ -37,7 +37,17 @@ fn java_error(message: impl Into<String>) -> Error {
 /// the interop cache if it holds every jar; otherwise testkit fetches them (pip).
 fn jars_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("FERRODFS_HADOOP_JARS").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        if let Some(missing) = ferrodfs_testkit::HADOOP_JARS
+            .iter()
+            .find(|j| !dir.join(j).exists())
+        {
+            return Err(java_error(format!(
+                "FERRODFS_HADOOP_JARS={} has no {missing}",
+                dir.display()
+            )));
+        }
+        return Ok(dir);
     }
     let cached = ferrodfs_testkit::interop_cache_dir().join("hadoop-jars");
     if ferrodfs_testkit::HADOOP_JARS
@@ -89,10 +99,9 @@ impl JavaClient {
             .output()
             .map_err(|e| java_error(format!("cannot run javac ({e}): install a JDK")))?;
         if !javac.status.success() {
-            return Err(java_error(format!(
-                "javac failed: {}",
-                String::from_utf8_lossy(&javac.stderr)
-            )));
+            let stderr = String::from_utf8_lossy(&javac.stderr);
+            let head: Vec<&str> = stderr.lines().take(4).collect();
+            return Err(java_error(format!("javac failed: {}", head.join(" | "))));
         }
         let classpath = format!("{}:{jar_glob}", dir.path().display());
         let mut child = Command::new("java")

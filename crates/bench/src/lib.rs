@@ -1,5 +1,6 @@
 //! `ferrodfs bench io` (issue 6): write and read throughput of one ferrodfs client
-//! ([`ferrodfs_client::DfsClient`]) against an in-process [`MiniCluster`] (DataNodes
+//! ([`ferrodfs_client::DfsClient`]) against an in-process
+//! [`MiniCluster`](ferrodfs_minicluster::MiniCluster) (DataNodes
 //! on loopback, data directories on real disk), each figure printed beside, from the
 //! same run:
 //!
@@ -30,12 +31,20 @@
 //! Every peer writes the same bytes (a 1 MiB buffer repeated, in 1 MiB writes) with
 //! the same block size, replication, CRC32C/512 chunks and 64 KiB packets, and reads
 //! the whole file back sequentially (1 MiB reads; hdfs-native: one range stream) from
-//! a warm page cache. Each peer first writes and reads a small untimed file
-//! (warm-up: JIT, connections); then `runs` rounds interleave the peers and the
-//! median is reported, with the 1-minute load average seen by each measurement.
+//! a warm page cache. Each peer first writes and reads an untimed file of up to
+//! 128 MiB (warm-up: JIT, connections); then `runs` rounds interleave the peers and
+//! the median is reported, with the 1-minute load average seen by each measurement.
 //!
-//! TODO(issue 6): a multi-writer mode (N clients at once), and positional-read /
-//! small-read figures.
+//! Beside MB/s each figure has its CPU cost, MB per CPU-second of the whole system
+//! (this process — NameNode, DataNodes, the Rust clients, the baseline's threads —
+//! plus the JVM for Java): on a shared machine it moves much less with other
+//! people's load than wall-clock throughput does. Figures and their reading:
+//! `docs/benchmarks.md`, "client io (issue 6)".
+//!
+//! TODO(issue 6): a multi-writer mode (N clients at once), positional-read /
+//! small-read figures; client-side, a 3-way interleaved CRC32C over 512-byte
+//! chunks (most of the client's CPU) and waking the writer once per few acks
+//! instead of every ack (see the benchmarks page).
 #![forbid(unsafe_code)]
 
 pub mod baseline;

@@ -31,9 +31,13 @@ pub fn run(datanodes: usize, dir: Option<PathBuf>, port: u16) -> anyhow::Result<
     println!("fs.defaultFS = {fs}");
     println!();
     println!("Point clients at it:");
+    println!("  ferrodfs dfs (hadoop fs):   ferrodfs dfs -fs {fs} -ls /");
     println!("  Go hdfs (Debian hdfs-cli):  HADOOP_NAMENODE={nn} hdfs ls /");
     println!("  Hadoop:                     hadoop fs -fs {fs} -ls /");
     println!("  Rust hdfs-native:           hdfs_native::Client::new(\"{fs}\")");
+    println!(
+        "                              (or: cargo run -p ferrodfs-minicluster --example hdfs_native -- {fs} ls /)"
+    );
     println!();
     println!("Ctrl-C stops it.");
     let signal = signals.forever().next();

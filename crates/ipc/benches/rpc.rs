@@ -66,6 +66,7 @@ fn start_server() -> Server {
         .bind("127.0.0.1:0".parse().unwrap())
         .readers(1)
         .handlers(4)
+        .idle_timeout(Duration::from_secs(3600))
         .service(service)
         .start()
         .unwrap()
@@ -197,6 +198,48 @@ fn latency(c: &mut Criterion) {
         b.iter(|| raw_round_trip(&mut raw, &frame))
     });
     g.finish();
+    interleaved(
+        "latency",
+        &mut [
+            ("rpc_call", &mut || call(&client, rpc_addr)),
+            ("raw_tcp_ping_pong", &mut || {
+                raw_round_trip(&mut raw, &frame)
+            }),
+        ],
+    );
+}
+
+/// Alternates blocks of calls between `cases` (the last is the baseline), so that load
+/// changing during the run hits every case alike, and prints each case's median time
+/// per call and its ratio to the baseline.
+fn interleaved(label: &str, cases: &mut [(&str, &mut dyn FnMut())]) {
+    const BLOCKS: usize = 40;
+    const CALLS: u32 = 500;
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    for _ in 0..BLOCKS {
+        for (i, (_, f)) in cases.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..CALLS {
+                f();
+            }
+            times[i].push(t.elapsed() / CALLS);
+        }
+    }
+    let medians: Vec<Duration> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect();
+    let base = medians[medians.len() - 1];
+    for ((name, _), m) in cases.iter().zip(&medians) {
+        println!(
+            "{label}/{name} interleaved: median {:.1} µs/call, {:.2}x the baseline",
+            m.as_secs_f64() * 1e6,
+            m.as_secs_f64() / base.as_secs_f64()
+        );
+    }
 }
 
 fn one_connection(c: &mut Criterion) {

