@@ -63,6 +63,17 @@ pub const LS_LIMIT_DEFAULT: usize = 1000;
 /// `dfs.namenode.accesstime.precision` in milliseconds (default 1 h; 0 disables atime).
 pub const ACCESS_TIME_PRECISION_KEY: &str = "dfs.namenode.accesstime.precision";
 pub const ACCESS_TIME_PRECISION_DEFAULT: Duration = Duration::from_secs(3600);
+/// `dfs.namenode.enable.retrycache` (default true): answer retried `@AtMostOnce` calls
+/// from the RPC retry cache.
+pub const RETRY_CACHE_ENABLED_KEY: &str = "dfs.namenode.enable.retrycache";
+pub const RETRY_CACHE_ENABLED_DEFAULT: bool = true;
+/// `dfs.namenode.retrycache.expirytime.millis` (default 10 min).
+pub const RETRY_CACHE_EXPIRY_KEY: &str = "dfs.namenode.retrycache.expirytime.millis";
+pub const RETRY_CACHE_EXPIRY_DEFAULT: Duration = Duration::from_secs(600);
+/// Most completed entries the retry cache keeps (ferrodfs key; Hadoop sizes the cache as
+/// `dfs.namenode.retrycache.heap.percent` of the heap).
+pub const RETRY_CACHE_MAX_ENTRIES_KEY: &str = "dfs.namenode.retrycache.max-entries";
+pub const RETRY_CACHE_MAX_ENTRIES_DEFAULT: usize = 1 << 18;
 
 /// Everything the NameNode state machine is configured by.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +98,9 @@ pub struct NameNodeConfig {
     pub checkpoint_txns: u64,
     pub ls_limit: usize,
     pub access_time_precision: Duration,
+    pub retry_cache_enabled: bool,
+    pub retry_cache_expiry: Duration,
+    pub retry_cache_max_entries: usize,
 }
 
 impl Default for NameNodeConfig {
@@ -111,6 +125,9 @@ impl Default for NameNodeConfig {
             checkpoint_txns: CHECKPOINT_TXNS_DEFAULT,
             ls_limit: LS_LIMIT_DEFAULT,
             access_time_precision: ACCESS_TIME_PRECISION_DEFAULT,
+            retry_cache_enabled: RETRY_CACHE_ENABLED_DEFAULT,
+            retry_cache_expiry: RETRY_CACHE_EXPIRY_DEFAULT,
+            retry_cache_max_entries: RETRY_CACHE_MAX_ENTRIES_DEFAULT,
         }
     }
 }
@@ -203,6 +220,15 @@ impl NameNodeConfig {
         }
         if let Some(n) = num(ACCESS_TIME_PRECISION_KEY) {
             c.access_time_precision = Duration::from_millis(n);
+        }
+        if let Some(b) = lookup(RETRY_CACHE_ENABLED_KEY).and_then(|v| v.trim().parse().ok()) {
+            c.retry_cache_enabled = b;
+        }
+        if let Some(n) = num(RETRY_CACHE_EXPIRY_KEY) {
+            c.retry_cache_expiry = Duration::from_millis(n);
+        }
+        if let Some(n) = num(RETRY_CACHE_MAX_ENTRIES_KEY).and_then(|n| usize::try_from(n).ok()) {
+            c.retry_cache_max_entries = n.max(1);
         }
         c
     }

@@ -23,8 +23,9 @@
 //! redundancy queues), [`datanodes`] (registry, placement, commands), [`lease`],
 //! [`editlog`] (records, segments, group commit), [`image`], [`storage`] (name dir),
 //! [`namesystem`] (the operations with Hadoop's semantics), [`NameNode`] (locking and
-//! durability around them), [`rpc`] (protocol handlers), [`server`] (RPC server +
-//! monitors) and [`bench`](mod@bench) (NNThroughputBenchmark-style RPC throughput).
+//! durability around them), [`rpc`] (protocol handlers and the retry cache that answers
+//! a retried create/append/rename/rename2/delete/concat with its first answer),
+//! [`server`] (RPC server + monitors) and [`bench`](mod@bench) (NNThroughputBenchmark-style RPC throughput).
 //!
 //! ```no_run
 //! use ferrodfs_namenode::server::{NameNodeServer, NameNodeServerConfig};
@@ -55,9 +56,10 @@
 //!   erasure coding, delegation tokens: their ClientProtocol methods answer
 //!   `RpcNoSuchMethodException` (also getStoragePolicy, getDatanodeStorageReport,
 //!   listOpenFiles, getSnapshottableDirListing ...);
-//! - RPC: no retry cache (a retried non-idempotent call, e.g. a create whose reply was
-//!   lost, is executed again); no per-call audit log; block tokens are always empty
-//!   (security off); the caller's groups come from the local account files only;
+//! - RPC: the retry cache ([`rpc::retry_cache`]) lives in memory only: it is not rebuilt
+//!   from the edit log, so a call retried across a NameNode restart runs again; no
+//!   per-call audit log; block tokens are always empty (security off); the caller's
+//!   groups come from the local account files only;
 //! - DatanodeProtocol: `errorReport` only logs (a fatal disk error does not remove the
 //!   node); block-report leases are granted to every asker; no FinalizeCommand or
 //!   KeyUpdateCommand; `cacheReport` and `sendLifeline` are not served;

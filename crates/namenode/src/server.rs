@@ -37,6 +37,7 @@ use ferrodfs_looper::{Handler, Looper};
 
 use crate::config::NameNodeConfig;
 use crate::error::{Error, Result};
+use crate::rpc::retry_cache::RetryCache;
 use crate::rpc::{ClientProtocolHandler, DatanodeProtocolHandler, ServerDefaults};
 use crate::NameNode;
 
@@ -205,10 +206,10 @@ impl NameNodeServer {
     pub fn start(config: NameNodeServerConfig) -> Result<NameNodeServer> {
         let t0 = Instant::now();
         let nn = Arc::new(NameNode::open(config.namenode.clone())?);
-        let client = Arc::new(ClientProtocolHandler::new(
-            Arc::clone(&nn),
-            config.defaults.clone(),
-        ));
+        let client = Arc::new(
+            ClientProtocolHandler::new(Arc::clone(&nn), config.defaults.clone())
+                .with_retry_cache(RetryCache::from_config(&config.namenode).map(Arc::new)),
+        );
         let datanode = Arc::new(DatanodeProtocolHandler::new(Arc::clone(&nn)));
         let monitor = start_monitor(Arc::clone(&nn), &config)?;
         let rpc = Server::builder()

@@ -15,6 +15,7 @@ use ferrodfs_proto::protocol::CLIENT_NAMENODE_PROTOCOL;
 
 use super::convert::{self, remote};
 use super::groups::GroupMapping;
+use super::retry_cache::RetryCache;
 use super::{CallInfo, RpcResult};
 use crate::config::NameNodeConfig;
 use crate::namespace::{Caller, FsPermission};
@@ -107,6 +108,7 @@ pub struct ClientProtocolHandler {
     nn: Arc<NameNode>,
     defaults: ServerDefaults,
     groups: Arc<GroupMapping>,
+    retry_cache: Option<Arc<RetryCache>>,
 }
 
 fn file_id(id: Option<u64>) -> Option<u64> {
@@ -137,7 +139,20 @@ impl ClientProtocolHandler {
             nn,
             defaults,
             groups: Arc::new(GroupMapping::default()),
+            retry_cache: None,
         }
+    }
+
+    /// Answers retried `@AtMostOnce` calls (create, append, rename, rename2, delete,
+    /// concat) through `cache`; without one (the default) every call runs.
+    pub fn with_retry_cache(mut self, cache: Option<Arc<RetryCache>>) -> ClientProtocolHandler {
+        self.retry_cache = cache;
+        self
+    }
+
+    /// The retry cache the `@AtMostOnce` methods go through, if any.
+    pub fn retry_cache(&self) -> Option<&RetryCache> {
+        self.retry_cache.as_deref()
     }
 
     /// Uses `groups` to find callers' groups.
@@ -148,7 +163,17 @@ impl ClientProtocolHandler {
 
     /// The RPC service: every method of this handler under Hadoop's method names.
     pub fn service(self: Arc<Self>) -> Service {
-        super::register!(ServiceBuilder::new(CLIENT_NAMENODE_PROTOCOL), self;
+        // Hadoop's ClientProtocol marks these @AtMostOnce: a retry must not run them again.
+        let builder = super::register_at_most_once!(
+            ServiceBuilder::new(CLIENT_NAMENODE_PROTOCOL), self;
+            "create" => create,
+            "append" => append,
+            "rename" => rename,
+            "rename2" => rename2,
+            "delete" => delete,
+            "concat" => concat,
+        );
+        super::register!(builder, self;
             "getServerDefaults" => get_server_defaults,
             "getFileInfo" => get_file_info,
             "getFileLinkInfo" => get_file_link_info,
@@ -160,16 +185,11 @@ impl ClientProtocolHandler {
             "getDatanodeReport" => get_datanode_report,
             "getPreferredBlockSize" => get_preferred_block_size,
             "mkdirs" => mkdirs,
-            "create" => create,
-            "append" => append,
             "addBlock" => add_block,
             "abandonBlock" => abandon_block,
             "getAdditionalDatanode" => get_additional_datanode,
             "complete" => complete,
             "fsync" => fsync,
-            "rename" => rename,
-            "rename2" => rename2,
-            "delete" => delete,
             "setReplication" => set_replication,
             "setPermission" => set_permission,
             "setOwner" => set_owner,
@@ -179,7 +199,6 @@ impl ClientProtocolHandler {
             "updateBlockForPipeline" => update_block_for_pipeline,
             "updatePipeline" => update_pipeline,
             "reportBadBlocks" => report_bad_blocks,
-            "concat" => concat,
             "truncate" => truncate,
             "setSafeMode" => set_safe_mode,
             "msync" => msync,

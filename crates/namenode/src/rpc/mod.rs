@@ -9,6 +9,8 @@
 //!   crate's Java class table ([`crate::EXCEPTION_CLASSES`]).
 //! * [`block_list`] — the two encodings of a full block report (`BlockListAsLongs`).
 //! * [`groups`] — the caller's groups (simple auth: the local account database).
+//! * [`retry_cache`] — answers retried `@AtMostOnce` calls (create, append, rename,
+//!   rename2, delete, concat) with their first answer.
 //!
 //! Each handler has one typed method per RPC taking a [`CallInfo`] (who is calling) and
 //! the request message, so the mapping is testable without sockets; `service()` wraps the
@@ -20,6 +22,7 @@ pub mod client_protocol;
 pub mod convert;
 pub mod datanode_protocol;
 pub mod groups;
+pub mod retry_cache;
 
 use std::net::SocketAddr;
 
@@ -78,3 +81,35 @@ macro_rules! register {
     }};
 }
 pub(crate) use register;
+
+/// Like [`register!`], for `@AtMostOnce` methods: each call goes through the handler's
+/// retry cache (`retry_cache()`), which keeps the encoded response of a call's first
+/// successful attempt for its retries.
+macro_rules! register_at_most_once {
+    ($builder:expr, $handler:expr; $($name:literal => $method:ident),* $(,)?) => {{
+        let mut b = $builder;
+        $(
+            let h = ::std::sync::Arc::clone(&$handler);
+            b = b.raw_method($name, move |ctx: &::ferrodfs_ipc::server::CallContext, request| {
+                let run = || {
+                    let req = ::prost::Message::decode(request).map_err(|e| {
+                        ::ferrodfs_ipc::RemoteException::new(
+                            ::ferrodfs_ipc::JavaException::Other(
+                                ::ferrodfs_ipc::server::INVALID_PROTOCOL_BUFFER_CLASS.to_owned(),
+                            ),
+                            format!("undecodable request to {}: {e}", ctx.method),
+                        )
+                    })?;
+                    h.$method(&$crate::rpc::CallInfo::from(ctx), req)
+                        .map(|resp| ::bytes::Bytes::from(::prost::Message::encode_to_vec(&resp)))
+                };
+                match h.retry_cache() {
+                    Some(cache) => cache.run(ctx, run),
+                    None => run(),
+                }
+            });
+        )*
+        b
+    }};
+}
+pub(crate) use register_at_most_once;
