@@ -100,6 +100,13 @@ pub struct DataChecksum {
 }
 
 impl DataChecksum {
+    /// Hadoop's default: CRC32C over 512-byte chunks (`dfs.checksum.type`,
+    /// `dfs.bytes-per-checksum`).
+    pub const CRC32C_512: DataChecksum = DataChecksum {
+        kind: ChecksumType::Crc32c,
+        bytes_per_checksum: DEFAULT_BYTES_PER_CHECKSUM,
+    };
+
     /// A checksum of `kind` over chunks of `bytes_per_checksum` bytes, which
     /// must be in `1..=i32::MAX` (Java's int).
     pub fn new(kind: ChecksumType, bytes_per_checksum: u32) -> Result<DataChecksum> {
