@@ -194,7 +194,16 @@ impl DfsInputStream {
         let conf = self.client.conf();
         let lb = &self.blocks[i];
         for node in self.candidates(i) {
-            match BlockReader::open(conf, &node, &lb.b, offset, len, self.client.client_name()) {
+            let peers = Some(self.client.peer_cache());
+            match BlockReader::open_cached(
+                conf,
+                peers,
+                &node,
+                &lb.b,
+                offset,
+                len,
+                self.client.client_name(),
+            ) {
                 Ok(r) => return Ok(r),
                 Err(e) => {
                     tracing::warn!(file = %self.path, node = %node_name(&node), error = %e, "cannot read replica; trying the next");
