@@ -7,7 +7,8 @@
 //! — is skipped for the rest of the stream and the next one is tried from the same
 //! offset; a corrupt one is reported to the NameNode (`reportBadBlocks`). When every
 //! replica failed, locations are fetched again, up to
-//! `dfs.client.max.block.acquire.failures` times.
+//! `dfs.client.max.block.acquire.failures` times. Connections come from and go back
+//! to the client's DataNode peer cache (`datanode::PeerCache`).
 //!
 //! A file still being written is readable up to its visible length: the complete
 //! blocks, and the last block under construction up to the length the NameNode
