@@ -1,7 +1,7 @@
 //! [`DfsClient`]: one NameNode, its namespace calls, and the streams.
 
 use crate::config::ClientConf;
-use crate::datanode::{connect, node_name};
+use crate::datanode::{connect, node_name, PeerCache};
 use crate::input::DfsInputStream;
 use crate::lease::LeaseRenewer;
 use crate::output::pipeline::client_header;
@@ -190,6 +190,8 @@ struct Inner {
     conf: Arc<ClientConf>,
     client_name: String,
     lease: LeaseRenewer,
+    /// Idle READ_BLOCK sockets (`dfs.client.socketcache.*`).
+    peers: Arc<PeerCache>,
 }
 
 /// A client of one HDFS NameNode (Hadoop's `DFSClient`). Cheap to clone; clones share
@@ -250,12 +252,17 @@ impl DfsClient {
             u32::from_be_bytes([id[0], id[1], id[2], id[3]]) & 0x7fff_ffff
         );
         let lease = LeaseRenewer::new(nn.clone(), client_name.clone(), conf.lease_renew_interval);
+        let peers = Arc::new(PeerCache::new(
+            conf.socket_cache_capacity,
+            conf.socket_cache_expiry,
+        ));
         DfsClient {
             inner: Arc::new(Inner {
                 nn,
                 conf: Arc::new(conf),
                 client_name,
                 lease,
+                peers,
             }),
         }
     }
@@ -272,6 +279,21 @@ impl DfsClient {
     /// The typed NameNode proxy underneath.
     pub fn namenode(&self) -> &NamenodeProtocol {
         &self.inner.nn
+    }
+
+    /// Fresh DataNode connections made for READ_BLOCK so far (reads over a socket
+    /// from the peer cache make none).
+    pub fn datanode_connects(&self) -> u64 {
+        self.inner.peers.connects()
+    }
+
+    /// Idle DataNode sockets the peer cache holds now.
+    pub fn cached_datanode_sockets(&self) -> usize {
+        self.inner.peers.len()
+    }
+
+    pub(crate) fn peer_cache(&self) -> &Arc<PeerCache> {
+        &self.inner.peers
     }
 
     /// `renewLease` calls made by the lease renewer so far.

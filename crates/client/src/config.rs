@@ -44,6 +44,21 @@ pub const DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT: Duration = Duration::from
 pub const DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY: &str = "dfs.client.max.block.acquire.failures";
 /// Default of [`DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY`].
 pub const DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_DEFAULT: u32 = 3;
+/// `dfs.client.write.exclude.nodes.cache.expiry.interval.millis`: how long a node
+/// that failed pipeline setup stays excluded from the stream's later `addBlock`s.
+pub const DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_KEY: &str =
+    "dfs.client.write.exclude.nodes.cache.expiry.interval.millis";
+/// Default of [`DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_KEY`]: 10 min.
+pub const DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_DEFAULT: Duration =
+    Duration::from_millis(600_000);
+/// `dfs.client.socketcache.capacity`: idle DataNode sockets kept for reuse (0: none).
+pub const DFS_CLIENT_SOCKET_CACHE_CAPACITY_KEY: &str = "dfs.client.socketcache.capacity";
+/// Default of [`DFS_CLIENT_SOCKET_CACHE_CAPACITY_KEY`].
+pub const DFS_CLIENT_SOCKET_CACHE_CAPACITY_DEFAULT: usize = 16;
+/// `dfs.client.socketcache.expiryMsec`: how long an idle cached socket is kept.
+pub const DFS_CLIENT_SOCKET_CACHE_EXPIRY_MSEC_KEY: &str = "dfs.client.socketcache.expiryMsec";
+/// Default of [`DFS_CLIENT_SOCKET_CACHE_EXPIRY_MSEC_KEY`].
+pub const DFS_CLIENT_SOCKET_CACHE_EXPIRY_MSEC_DEFAULT: Duration = Duration::from_millis(3000);
 /// Hadoop's `HdfsConstants.LEASE_SOFTLIMIT_PERIOD`: 60 s.
 pub const LEASE_SOFT_LIMIT: Duration = Duration::from_secs(60);
 /// Added to the socket timeouts per node of a pipeline
@@ -124,6 +139,12 @@ pub struct ClientConf {
     pub datanode_restart_timeout: Duration,
     /// `dfs.client.max.block.acquire.failures`.
     pub max_block_acquire_failures: u32,
+    /// `dfs.client.write.exclude.nodes.cache.expiry.interval.millis`.
+    pub exclude_nodes_expiry: Duration,
+    /// `dfs.client.socketcache.capacity`.
+    pub socket_cache_capacity: usize,
+    /// `dfs.client.socketcache.expiryMsec`.
+    pub socket_cache_expiry: Duration,
     /// How often the lease renewer calls `renewLease` while files are open: half the
     /// lease soft limit (30 s).
     pub lease_renew_interval: Duration,
@@ -155,6 +176,9 @@ impl Default for ClientConf {
                 DFS_CLIENT_BLOCK_WRITE_LOCATEFOLLOWINGBLOCK_INITIAL_DELAY_DEFAULT,
             datanode_restart_timeout: DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT,
             max_block_acquire_failures: DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_DEFAULT,
+            exclude_nodes_expiry: DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_DEFAULT,
+            socket_cache_capacity: DFS_CLIENT_SOCKET_CACHE_CAPACITY_DEFAULT,
+            socket_cache_expiry: DFS_CLIENT_SOCKET_CACHE_EXPIRY_MSEC_DEFAULT,
             lease_renew_interval: LEASE_SOFT_LIMIT / 2,
             umask: 0o022,
             rpc: ClientConfig::default(),
@@ -268,6 +292,18 @@ impl ClientConf {
                 DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY,
                 u64::from(d.max_block_acquire_failures),
             )? as u32,
+            exclude_nodes_expiry: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_KEY,
+                d.exclude_nodes_expiry.as_millis() as u64,
+            )?),
+            socket_cache_capacity: conf.get_u64(
+                DFS_CLIENT_SOCKET_CACHE_CAPACITY_KEY,
+                d.socket_cache_capacity as u64,
+            )? as usize,
+            socket_cache_expiry: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_SOCKET_CACHE_EXPIRY_MSEC_KEY,
+                d.socket_cache_expiry.as_millis() as u64,
+            )?),
             lease_renew_interval: d.lease_renew_interval,
             umask,
             rpc,
@@ -298,6 +334,11 @@ mod tests {
         conf.set(keys::DFS_CHECKSUM_TYPE, "CRC32");
         conf.set(DFS_CLIENT_WRITE_MAX_PACKETS_IN_FLIGHT_KEY, "4");
         conf.set(keys::DFS_CLIENT_REPLACE_DATANODE_ON_FAILURE_POLICY, "never");
+        conf.set(
+            DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_KEY,
+            "1500",
+        );
+        conf.set(DFS_CLIENT_SOCKET_CACHE_CAPACITY_KEY, "4");
         let c = ClientConf::from_configuration(&conf).unwrap();
         assert_eq!(c.block_size, 1 << 20);
         assert_eq!(c.replication, 2);
@@ -307,6 +348,9 @@ mod tests {
         assert_eq!(c.replace_datanode.policy, ReplacePolicy::Never);
         assert_eq!(c.socket_timeout, Duration::from_secs(60));
         assert_eq!(c.umask, 0o022);
+        assert_eq!(c.exclude_nodes_expiry, Duration::from_millis(1500));
+        assert_eq!(c.socket_cache_capacity, 4);
+        assert_eq!(c.socket_cache_expiry, Duration::from_secs(3));
 
         conf.set(
             keys::DFS_CLIENT_REPLACE_DATANODE_ON_FAILURE_POLICY,

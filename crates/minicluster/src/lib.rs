@@ -155,15 +155,18 @@ impl MiniCluster {
             datanodes: Vec::new(),
         };
         for i in 0..cluster.config.datanodes {
-            let dn = cluster.start_datanode_at(i)?;
+            let dn = cluster.start_datanode_at(i, None)?;
             cluster.datanodes.push(Some(dn));
         }
         cluster.wait_for_live_datanodes(cluster.config.datanodes, STARTUP_TIMEOUT)?;
         Ok(cluster)
     }
 
-    fn start_datanode_at(&self, i: usize) -> Result<DataNode> {
+    fn start_datanode_at(&self, i: usize, xfer_bind: Option<SocketAddr>) -> Result<DataNode> {
         let mut c = DataNodeConfig::new(vec![self.data_dir(i)]);
+        if let Some(addr) = xfer_bind {
+            c.xfer_bind = addr;
+        }
         c.namenode = Some(self.namenode_addr());
         c.heartbeat_interval = self.config.heartbeat_interval;
         Ok(DataNode::start(c)?)
@@ -229,7 +232,23 @@ impl MiniCluster {
         if let Some(dn) = self.datanodes[i].take() {
             dn.shutdown();
         }
-        let dn = self.start_datanode_at(i)?;
+        let dn = self.start_datanode_at(i, None)?;
+        self.datanodes[i] = Some(dn);
+        Ok(())
+    }
+
+    /// Restarts running DataNode `i` on the same transfer address, as a real
+    /// DataNode with a fixed `dfs.datanode.address` comes back: clients' connections
+    /// to it are cut, the address they know stays valid.
+    pub fn restart_datanode_on_same_port(&mut self, i: usize) -> Result<()> {
+        let dn = self
+            .datanodes
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or(Error::NoSuchDataNode(i))?;
+        let addr = dn.xfer_addr();
+        dn.shutdown();
+        let dn = self.start_datanode_at(i, Some(addr))?;
         self.datanodes[i] = Some(dn);
         Ok(())
     }

@@ -11,6 +11,15 @@
 //!
 //! Type codes are `ChecksumTypeProto`'s: NULL 0, CRC32 1 (IEEE, as
 //! `java.util.zip.CRC32`), CRC32C 2 (Castagnoli).
+//!
+//! CRC32C over many full chunks (the 512-byte chunks of every packet) runs
+//! three chunks at a time on x86_64 with SSE4.2: three independent
+//! `crc32` instruction chains in one loop, which hides the instruction's
+//! 3-cycle latency. The `crc32c` crate only interleaves within one buffer of
+//! at least 768 bytes, so on its own each 512-byte chunk is latency-bound.
+//! Calling that `#[target_feature]` function is the crate's only `unsafe`
+//! (one call site, after a runtime CPU check); everything else, and every
+//! other platform, goes through `crc32c::crc32c`.
 
 use crate::{Error, Result};
 
@@ -91,6 +100,13 @@ pub struct DataChecksum {
 }
 
 impl DataChecksum {
+    /// Hadoop's default: CRC32C over 512-byte chunks (`dfs.checksum.type`,
+    /// `dfs.bytes-per-checksum`).
+    pub const CRC32C_512: DataChecksum = DataChecksum {
+        kind: ChecksumType::Crc32c,
+        bytes_per_checksum: DEFAULT_BYTES_PER_CHECKSUM,
+    };
+
     /// A checksum of `kind` over chunks of `bytes_per_checksum` bytes, which
     /// must be in `1..=i32::MAX` (Java's int).
     pub fn new(kind: ChecksumType, bytes_per_checksum: u32) -> Result<DataChecksum> {
@@ -137,6 +153,38 @@ impl DataChecksum {
         }
     }
 
+    /// Calls `each(i, checksum)` for chunk `i` of `data`, in order, stopping
+    /// at the first error. CRC32C runs three full chunks at once where it can.
+    fn for_each_checksum<E>(
+        &self,
+        data: &[u8],
+        mut each: impl FnMut(usize, u32) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let bpc = self.bytes_per_checksum as usize;
+        let mut i = 0;
+        let mut rest = data;
+        if self.kind == ChecksumType::Crc32c {
+            while rest.len() >= 3 * bpc {
+                let (a, r) = rest.split_at(bpc);
+                let (b, r) = r.split_at(bpc);
+                let (c, r) = r.split_at(bpc);
+                let Some([x, y, z]) = crc32c_x3(a, b, c) else {
+                    break;
+                };
+                each(i, x)?;
+                each(i + 1, y)?;
+                each(i + 2, z)?;
+                i += 3;
+                rest = r;
+            }
+        }
+        for chunk in rest.chunks(bpc) {
+            each(i, self.chunk_checksum(chunk))?;
+            i += 1;
+        }
+        Ok(())
+    }
+
     /// Computes the checksums of `data`'s chunks into `out`, which must be
     /// exactly [`DataChecksum::checksums_len`] bytes.
     pub fn compute_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
@@ -150,13 +198,13 @@ impl DataChecksum {
         if self.kind == ChecksumType::Null {
             return Ok(());
         }
-        for (chunk, slot) in data
-            .chunks(self.bytes_per_checksum as usize)
-            .zip(out.chunks_exact_mut(4))
-        {
-            slot.copy_from_slice(&self.chunk_checksum(chunk).to_be_bytes());
-        }
-        Ok(())
+        self.for_each_checksum(data, |i, crc| {
+            // `out` has exactly 4 bytes per chunk (checked above).
+            if let Some(slot) = out.get_mut(4 * i..4 * i + 4) {
+                slot.copy_from_slice(&crc.to_be_bytes());
+            }
+            Ok(())
+        })
     }
 
     /// The checksums of `data`'s chunks.
@@ -182,9 +230,11 @@ impl DataChecksum {
             return Ok(());
         }
         let bpc = self.bytes_per_checksum as usize;
-        for (i, (chunk, stored)) in data.chunks(bpc).zip(checksums.chunks_exact(4)).enumerate() {
-            let stored = u32::from_be_bytes([stored[0], stored[1], stored[2], stored[3]]);
-            let computed = self.chunk_checksum(chunk);
+        self.for_each_checksum(data, |i, computed| {
+            // `checksums` has exactly 4 bytes per chunk (checked above).
+            let stored = checksums
+                .get(4 * i..4 * i + 4)
+                .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
             if stored != computed {
                 return Err(Error::ChecksumMismatch {
                     offset: base_offset + (i * bpc) as u64,
@@ -192,8 +242,8 @@ impl DataChecksum {
                     computed,
                 });
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The 5-byte header: type, then bytes per checksum big-endian.
@@ -214,6 +264,61 @@ impl DataChecksum {
         let kind = ChecksumType::from_id(h[0])?;
         DataChecksum::new(kind, u32::from_be_bytes([h[1], h[2], h[3], h[4]]))
     }
+}
+
+/// CRC32C of three equally long buffers at once, or `None` where the CPU
+/// (or the platform) lacks SSE4.2 — then the caller uses `crc32c::crc32c`.
+fn crc32c_x3(a: &[u8], b: &[u8], c: &[u8]) -> Option<[u32; 3]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // std caches the CPUID result: this is one atomic load and a bit test.
+        if std::is_x86_feature_detected!("sse4.2") {
+            #[allow(unsafe_code)]
+            // SAFETY: `crc32c_x3_sse42` needs only SSE4.2, which
+            // `is_x86_feature_detected!("sse4.2")` just confirmed this CPU has.
+            let sums = unsafe { crc32c_x3_sse42(a, b, c) };
+            return Some(sums);
+        }
+    }
+    let _ = (a, b, c);
+    None
+}
+
+/// Three CRC32C chains, one per buffer, interleaved so that the `crc32`
+/// instructions (3-cycle latency, 1 per cycle throughput) overlap. The
+/// buffers must have equal lengths (the shortest one bounds the result
+/// otherwise, which the caller never asks for).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+fn crc32c_x3_sse42(a: &[u8], b: &[u8], c: &[u8]) -> [u32; 3] {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+
+    fn word(w: &[u8]) -> u64 {
+        // `chunks_exact(8)` always yields 8 bytes; the fallback is dead code.
+        u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))
+    }
+
+    debug_assert!(a.len() == b.len() && b.len() == c.len());
+    let (wa, wb, wc) = (a.chunks_exact(8), b.chunks_exact(8), c.chunks_exact(8));
+    let (ta, tb, tc) = (wa.remainder(), wb.remainder(), wc.remainder());
+    let (mut x, mut y, mut z) = (
+        u64::from(u32::MAX),
+        u64::from(u32::MAX),
+        u64::from(u32::MAX),
+    );
+    for ((pa, pb), pc) in wa.zip(wb).zip(wc) {
+        x = _mm_crc32_u64(x, word(pa));
+        y = _mm_crc32_u64(y, word(pb));
+        z = _mm_crc32_u64(z, word(pc));
+    }
+    // `_mm_crc32_u64` leaves the upper 32 bits zero.
+    let (mut x, mut y, mut z) = (x as u32, y as u32, z as u32);
+    for ((&pa, &pb), &pc) in ta.iter().zip(tb).zip(tc) {
+        x = _mm_crc32_u8(x, pa);
+        y = _mm_crc32_u8(y, pb);
+        z = _mm_crc32_u8(z, pc);
+    }
+    [!x, !y, !z]
 }
 
 /// The header at the start of a block's `.meta` file
@@ -349,6 +454,41 @@ mod tests {
             DataChecksum::decode_header(&[2, 0x80, 0, 0, 0]),
             Err(Error::InvalidBytesPerChecksum(_))
         ));
+    }
+
+    /// A bytes-per-checksum per case, including sizes that are
+    /// not multiples of 8 (the batched path's byte tail) and 1.
+    fn bpc_strategy() -> impl proptest::strategy::Strategy<Value = u32> {
+        proptest::sample::select(vec![512u32, 1024, 4096, 100, 1])
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn batched_crc32c_matches_crate_per_chunk(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..5000),
+            bpc in bpc_strategy(),
+            flip in proptest::num::usize::ANY,
+            base in 0u64..1 << 40,
+        ) {
+            let sum = DataChecksum::new(ChecksumType::Crc32c, bpc).unwrap();
+            let expected: Vec<u8> = data
+                .chunks(bpc as usize)
+                .flat_map(|c| crc32c::crc32c(c).to_be_bytes())
+                .collect();
+            proptest::prop_assert_eq!(&sum.compute(&data), &expected);
+            proptest::prop_assert!(sum.verify(&data, &expected, base).is_ok());
+            if !data.is_empty() {
+                let mut bad = data.clone();
+                let at = flip % bad.len();
+                bad[at] ^= 1 << (flip % 8);
+                let k = at / bpc as usize;
+                let err = sum.verify(&bad, &expected, base).unwrap_err();
+                proptest::prop_assert_eq!(
+                    err.mismatch_offset(),
+                    Some(base + (k * bpc as usize) as u64)
+                );
+            }
+        }
     }
 
     #[test]

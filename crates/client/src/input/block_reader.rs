@@ -9,6 +9,11 @@
 //! → ClientReadStatusProto {CHECKSUM_OK}
 //! ```
 //!
+//! A reader opened with a [`PeerCache`] first tries the idle sockets the cache holds
+//! for the node (a stale one — closed by the DataNode — is dropped and the next, then
+//! a fresh connection, tried without an error), and after sending CHECKSUM_OK gives
+//! its socket back to the cache: the DataNode waits on it for another op.
+//!
 //! Every packet's data is verified against its checksums (CRC32 or CRC32C, whatever
 //! the DataNode stored) before a byte of it is handed out.
 //!
@@ -21,7 +26,7 @@
 //! reads) go through one reused buffer.
 
 use crate::config::ClientConf;
-use crate::datanode::{connect, DnStream};
+use crate::datanode::{connect, node_addr, node_name, DnStream, PeerCache};
 use crate::output::pipeline::client_header;
 use crate::{Error, Result};
 use ferrodfs_proto::hdfs::{
@@ -33,7 +38,8 @@ use ferrodfs_transfer::checksum::{ChecksumType, DataChecksum};
 use ferrodfs_transfer::op::{read_delimited, write_delimited, write_op, Op};
 use ferrodfs_transfer::packet::{PacketHeader, MAX_PACKET_SIZE, PKT_LENGTHS_LEN};
 use std::io::{BufReader, Read};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
 /// Read buffer on the socket (several 64 KiB packets per `recv`).
 const READ_BUFFER: usize = 256 * 1024;
@@ -57,6 +63,9 @@ pub struct BlockReader {
     received_to: u64,
     end: u64,
     finished: bool,
+    /// The node's transfer address, and the cache the socket goes back to.
+    addr: SocketAddr,
+    peers: Option<Arc<PeerCache>>,
 }
 
 impl BlockReader {
@@ -69,12 +78,22 @@ impl BlockReader {
         len: u64,
         client_name: &str,
     ) -> Result<BlockReader> {
-        let mut stream = connect(
-            node,
-            conf.socket_timeout,
-            Some(conf.socket_timeout),
-            Some(conf.write_timeout),
-        )?;
+        BlockReader::open_cached(conf, None, node, block, offset, len, client_name)
+    }
+
+    /// [`BlockReader::open`] over a socket from `peers` when it holds a live one for
+    /// `node`, else a fresh connection (counted in `peers`); the socket goes back to
+    /// `peers` once the range is read and acknowledged.
+    pub fn open_cached(
+        conf: &ClientConf,
+        peers: Option<&Arc<PeerCache>>,
+        node: &DatanodeInfoProto,
+        block: &ExtendedBlockProto,
+        offset: u64,
+        len: u64,
+        client_name: &str,
+    ) -> Result<BlockReader> {
+        let addr = node_addr(node)?;
         let op = OpReadBlockProto {
             header: client_header(block, client_name),
             offset,
@@ -82,6 +101,44 @@ impl BlockReader {
             send_checksums: Some(true),
             caching_strategy: None,
         };
+        if let Some(cache) = peers {
+            while let Some(socket) = cache.take(addr) {
+                let name = node_name(node);
+                let stream = DnStream {
+                    stream: socket,
+                    name: name.clone(),
+                };
+                match BlockReader::start(conf, stream, &op, addr, Some(cache.clone())) {
+                    Ok(r) => return Ok(r),
+                    // The DataNode closed the idle socket (keepalive over, restart).
+                    Err(e @ (Error::DataNodeIo { .. } | Error::Transfer { .. })) => {
+                        tracing::debug!(node = %name, error = %e, "cached DataNode socket is stale; dropping it");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let stream = connect(
+            node,
+            conf.socket_timeout,
+            Some(conf.socket_timeout),
+            Some(conf.write_timeout),
+        )?;
+        if let Some(cache) = peers {
+            cache.count_connect();
+        }
+        BlockReader::start(conf, stream, &op, addr, peers.cloned())
+    }
+
+    /// Sends the op on `stream` and reads the DataNode's reply.
+    fn start(
+        conf: &ClientConf,
+        mut stream: DnStream,
+        op: &OpReadBlockProto,
+        addr: SocketAddr,
+        peers: Option<Arc<PeerCache>>,
+    ) -> Result<BlockReader> {
+        let (offset, len) = (op.offset, op.len);
         let name = stream.name.clone();
         let io = |source| Error::DataNodeIo {
             node: name.clone(),
@@ -91,7 +148,12 @@ impl BlockReader {
             node: name.clone(),
             source,
         };
-        write_op(&mut stream.stream, Op::ReadBlock, &op).map_err(io)?;
+        stream
+            .stream
+            .set_read_timeout(Some(conf.socket_timeout))
+            .and_then(|_| stream.stream.set_write_timeout(Some(conf.write_timeout)))
+            .map_err(io)?;
+        write_op(&mut stream.stream, Op::ReadBlock, op).map_err(io)?;
         let resp: BlockOpResponseProto =
             read_delimited(&mut stream.stream, "READ_BLOCK reply").map_err(transfer)?;
         let status = Status::try_from(resp.status).unwrap_or(Status::Error);
@@ -140,6 +202,8 @@ impl BlockReader {
             received_to: info.chunk_offset,
             end: offset + len,
             finished: len == 0,
+            addr,
+            peers,
         })
     }
 
@@ -300,7 +364,8 @@ impl BlockReader {
         Ok(None)
     }
 
-    /// Reads the trailing empty packet and sends CHECKSUM_OK.
+    /// Reads the trailing empty packet, sends CHECKSUM_OK and gives the socket back
+    /// to the peer cache.
     fn finish(&mut self) -> Result<()> {
         if self.finished {
             return Ok(());
@@ -321,7 +386,16 @@ impl BlockReader {
         .map_err(|source| Error::DataNodeIo {
             node: self.stream.name.clone(),
             source,
-        })
+        })?;
+        // Nothing may be left unread: the next op's reply must start the stream.
+        if let Some(cache) = &self.peers {
+            if self.input.buffer().is_empty() {
+                if let Ok(socket) = self.stream.stream.try_clone() {
+                    cache.put(self.addr, socket);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

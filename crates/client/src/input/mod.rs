@@ -7,7 +7,8 @@
 //! — is skipped for the rest of the stream and the next one is tried from the same
 //! offset; a corrupt one is reported to the NameNode (`reportBadBlocks`). When every
 //! replica failed, locations are fetched again, up to
-//! `dfs.client.max.block.acquire.failures` times.
+//! `dfs.client.max.block.acquire.failures` times. Connections come from and go back
+//! to the client's DataNode peer cache (`datanode::PeerCache`).
 //!
 //! A file still being written is readable up to its visible length: the complete
 //! blocks, and the last block under construction up to the length the NameNode
@@ -194,7 +195,16 @@ impl DfsInputStream {
         let conf = self.client.conf();
         let lb = &self.blocks[i];
         for node in self.candidates(i) {
-            match BlockReader::open(conf, &node, &lb.b, offset, len, self.client.client_name()) {
+            let peers = Some(self.client.peer_cache());
+            match BlockReader::open_cached(
+                conf,
+                peers,
+                &node,
+                &lb.b,
+                offset,
+                len,
+                self.client.client_name(),
+            ) {
                 Ok(r) => return Ok(r),
                 Err(e) => {
                     tracing::warn!(file = %self.path, node = %node_name(&node), error = %e, "cannot read replica; trying the next");

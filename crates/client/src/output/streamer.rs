@@ -82,8 +82,9 @@ pub struct DataStreamer {
     pub(super) responder: Option<ResponseProcessor>,
     /// Offset in the block past the last byte sent.
     pub(super) bytes_sent: i64,
-    /// Nodes not to be given for a new block (failed pipeline setups).
-    pub(super) excluded: Vec<DatanodeInfoProto>,
+    /// Nodes not to be given for a new block (failed pipeline setups), each for
+    /// `exclude_nodes_expiry`.
+    pub(super) excluded: ExcludedNodes,
     /// Nodes dropped from the current block's pipeline.
     pub(super) failed: Vec<DatanodeInfoProto>,
     pub(super) is_append: bool,
@@ -123,7 +124,7 @@ impl DataStreamer {
             stream: None,
             responder: None,
             bytes_sent: 0,
-            excluded: Vec::new(),
+            excluded: ExcludedNodes::new(ctx.conf.exclude_nodes_expiry),
             failed: Vec::new(),
             is_append: false,
             last_acked_before_failure: -1,
@@ -311,7 +312,7 @@ impl DataStreamer {
                         .abandon_block(&abandon)
                         .map_err(|e| Error::rpc("abandonBlock", &self.ctx.src, e))?;
                     if let Some(bad) = nodes.nodes.get(f.bad_node) {
-                        self.excluded.push(bad.clone());
+                        self.excluded.add(bad.clone());
                     }
                 }
             }
@@ -324,7 +325,7 @@ impl DataStreamer {
 
     /// `addBlock(previous, excluded, fileId)`, retried with back-off while the
     /// NameNode says the previous block is not replicated yet.
-    fn locate_following_block(&self) -> Result<LocatedBlockProto> {
+    fn locate_following_block(&mut self) -> Result<LocatedBlockProto> {
         let conf = &self.ctx.conf;
         let mut delay = conf.locate_block_initial_delay;
         let mut retries = conf.locate_block_retries;
@@ -332,7 +333,7 @@ impl DataStreamer {
             src: self.ctx.src.clone(),
             client_name: self.ctx.client_name.clone(),
             previous: self.previous.clone(),
-            exclude_nodes: self.excluded.clone(),
+            exclude_nodes: self.excluded.current(),
             file_id: Some(self.ctx.file_id),
             favored_nodes: Vec::new(),
             flags: Vec::new(),
@@ -419,6 +420,47 @@ impl DataStreamer {
     }
 }
 
+/// Hadoop's `excludedNodes` cache of a DataStreamer: nodes that failed pipeline
+/// setup, each forgotten `expiry` after it was (last) added, so a DataNode that came
+/// back is offered again to later blocks of a long-lived stream.
+#[derive(Debug)]
+pub struct ExcludedNodes {
+    expiry: Duration,
+    entries: Vec<(DatanodeInfoProto, Instant)>,
+}
+
+impl ExcludedNodes {
+    pub fn new(expiry: Duration) -> ExcludedNodes {
+        ExcludedNodes {
+            expiry,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Excludes `node` (again: its expiry restarts).
+    pub fn add(&mut self, node: DatanodeInfoProto) {
+        let key = exclude_key(&node);
+        self.entries.retain(|(n, _)| exclude_key(n) != key);
+        self.entries.push((node, Instant::now()));
+    }
+
+    /// The nodes still excluded; expired entries are dropped.
+    pub fn current(&mut self) -> Vec<DatanodeInfoProto> {
+        let expiry = self.expiry;
+        self.entries.retain(|(_, at)| at.elapsed() < expiry);
+        self.entries.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+/// A node's identity in the cache: its UUID, else its transfer address.
+fn exclude_key(node: &DatanodeInfoProto) -> String {
+    if node.id.datanode_uuid.is_empty() {
+        crate::datanode::node_name(node)
+    } else {
+        node.id.datanode_uuid.clone()
+    }
+}
+
 /// A number in [0, 1) from the clock (no RNG crate needed for a back-off spread).
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()
@@ -426,4 +468,27 @@ fn jitter() -> f64 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     f64::from(nanos % 1000) / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(uuid: &str) -> DatanodeInfoProto {
+        let mut n = DatanodeInfoProto::default();
+        n.id.datanode_uuid = uuid.to_owned();
+        n
+    }
+
+    #[test]
+    fn excluded_nodes_expire() {
+        let mut never = ExcludedNodes::new(Duration::from_secs(600));
+        never.add(node("a"));
+        never.add(node("a"));
+        never.add(node("b"));
+        assert_eq!(never.current().len(), 2);
+        let mut at_once = ExcludedNodes::new(Duration::ZERO);
+        at_once.add(node("a"));
+        assert!(at_once.current().is_empty());
+    }
 }
