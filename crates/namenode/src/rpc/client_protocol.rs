@@ -203,6 +203,18 @@ impl ClientProtocolHandler {
             "setSafeMode" => set_safe_mode,
             "msync" => msync,
         )
+        // Lookups under the namesystem's read lock (writers hold the write lock only to
+        // apply and buffer edits; the edit-log sync happens after it is released) or
+        // under no lock: they may run on the RPC reader thread when no call waits for
+        // a handler, saving a thread hand-off (docs/design/rpc.md, "cheap methods").
+        .cheap(&[
+            "getServerDefaults",
+            "getFileInfo",
+            "getFileLinkInfo",
+            "isFileClosed",
+            "getPreferredBlockSize",
+            "msync",
+        ])
         .build()
     }
 
