@@ -8,24 +8,8 @@ use ferrodfs_minicluster::{MiniCluster, MiniClusterConfig};
 use std::io::{Read, Write};
 use std::time::Duration;
 
-const MIB: usize = 1024 * 1024;
-const WAIT: Duration = Duration::from_secs(30);
-
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 131 + seed as usize + i / 251) % 253) as u8)
-        .collect()
-}
-
-/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=info`).
-fn init_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
-}
+mod common;
+use common::*;
 
 /// Waits until DataNode `i` is registered and has sent a block report, and the
 /// NameNode knows it at its current transfer address.

@@ -3,7 +3,7 @@
 //! files and report it; raising it again re-replicates. `getDatanodeReport` counts each
 //! node's blocks.
 
-use ferrodfs_client::{ClientConf, CreateOptions, DfsClient};
+use ferrodfs_client::{CreateOptions, DfsClient};
 use ferrodfs_minicluster::{MiniCluster, MiniClusterConfig};
 use ferrodfs_namenode::blocks::ExtendedBlock;
 use ferrodfs_proto::hdfs::{DatanodeReportTypeProto, GetDatanodeReportRequestProto};
@@ -11,15 +11,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-const MIB: usize = 1024 * 1024;
-/// Deadline of every wait (generous: CI machines are shared).
-const WAIT: Duration = Duration::from_secs(30);
-
-fn payload(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 131 + i / 251) % 253) as u8)
-        .collect()
-}
+mod common;
+use common::*;
 
 /// Whether any file of `block` (`blk_<id>` or `blk_<id>_<gs>.meta`) is under `dir`.
 fn holds_block_file(dir: &Path, block: &ExtendedBlock) -> bool {
@@ -81,15 +74,9 @@ fn set_replication_down_deletes_excess_and_up_rereplicates() {
         ..MiniClusterConfig::default()
     })
     .unwrap();
-    let client = DfsClient::new(
-        cluster.namenode_addr(),
-        ClientConf {
-            user: ferrodfs_ipc::client::current_user(),
-            ..ClientConf::default()
-        },
-    );
+    let client = client(&cluster);
     let path = "/excess/f";
-    let data = payload(2 * MIB + MIB / 2);
+    let data = payload(2 * MIB + MIB / 2, 0);
     let mut out = client
         .create_with(
             path,

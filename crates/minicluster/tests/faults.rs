@@ -15,26 +15,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-const MIB: usize = 1024 * 1024;
-/// Deadline of every wait (generous: CI machines are shared).
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+use common::*;
 
-/// Deterministic bytes that differ at every offset of interest.
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 131 + seed as usize + i / 251) % 253) as u8)
-        .collect()
-}
-
-/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=info`).
-fn init_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
-}
+/// Size of the client's writes: odd, so they cross chunk and packet edges.
+const PIECE: usize = 100_003;
 
 /// A cluster with fast heartbeats, dead-node expiry after ~1.2 s and a busy
 /// redundancy monitor.
@@ -50,16 +35,6 @@ fn fault_cluster(datanodes: usize) -> MiniCluster {
     .unwrap()
 }
 
-fn client(cluster: &MiniCluster) -> DfsClient {
-    DfsClient::new(
-        cluster.namenode_addr(),
-        ClientConf {
-            user: ferrodfs_ipc::client::current_user(),
-            ..ClientConf::default()
-        },
-    )
-}
-
 fn create(client: &DfsClient, path: &str) -> DfsOutputStream {
     client
         .create_with(
@@ -71,25 +46,6 @@ fn create(client: &DfsClient, path: &str) -> DfsOutputStream {
             },
         )
         .unwrap()
-}
-
-fn write_in_pieces(out: &mut DfsOutputStream, data: &[u8]) {
-    for piece in data.chunks(100_003) {
-        out.write_all(piece).unwrap();
-    }
-}
-
-fn read_all(client: &DfsClient, path: &str) -> Vec<u8> {
-    let mut back = Vec::new();
-    client.open(path).unwrap().read_to_end(&mut back).unwrap();
-    back
-}
-
-fn assert_same(back: &[u8], data: &[u8], what: &str) {
-    assert_eq!(back.len(), data.len(), "{what}: length");
-    if let Some(i) = back.iter().zip(data).position(|(a, b)| a != b) {
-        panic!("{what}: first difference at byte {i}");
-    }
 }
 
 /// The block of `path` under construction, once the NameNode has allocated the
@@ -135,10 +91,10 @@ fn write_with_fault(
         .name("test writer".into())
         .spawn(move || {
             let mut out = create(&c, path);
-            write_in_pieces(&mut out, &first);
+            write_in_pieces(&mut out, &first, PIECE);
             to_main.send(()).unwrap();
             from_main.recv().unwrap();
-            write_in_pieces(&mut out, &second);
+            write_in_pieces(&mut out, &second, PIECE);
             out.close()
         })
         .unwrap();
@@ -244,7 +200,7 @@ fn replacement_datanode_receives_the_partial_block() {
     let c = client(&cluster);
     let data = payload(2 * MIB + 777, 2);
     let mut out = create(&c, "/replaced.bin");
-    write_in_pieces(&mut out, &data[..MIB + 300_001]);
+    write_in_pieces(&mut out, &data[..MIB + 300_001], PIECE);
     out.hflush().unwrap();
     let block = wait_for_block(&cluster, "/replaced.bin", 1);
     let pipeline: Vec<String> = block.locations.iter().map(|l| l.id.xfer_addr()).collect();
@@ -253,7 +209,7 @@ fn replacement_datanode_receives_the_partial_block() {
     cluster
         .stop_datanode(cluster.datanode_index(&victim).unwrap())
         .unwrap();
-    write_in_pieces(&mut out, &data[MIB + 300_001..]);
+    write_in_pieces(&mut out, &data[MIB + 300_001..], PIECE);
     out.close().unwrap();
 
     let after = final_block(&cluster, "/replaced.bin", block.block.block_id);
@@ -318,7 +274,7 @@ fn datanode_killed_before_close_recovers_in_close_recovery() {
     let c = client(&cluster);
     let data = payload(MIB - 1000, 6);
     let mut out = create(&c, "/closing.bin");
-    write_in_pieces(&mut out, &data);
+    write_in_pieces(&mut out, &data, PIECE);
     out.hflush().unwrap();
     let block = wait_for_block(&cluster, "/closing.bin", 0);
     let victim = block.locations[1].id.xfer_addr();
@@ -375,11 +331,11 @@ fn namenode_restarted_mid_write() {
     let c = client(&cluster);
     let data = payload(2 * MIB + 4321, 8);
     let mut out = create(&c, "/nn-restart.bin");
-    write_in_pieces(&mut out, &data[..MIB + 1000]);
+    write_in_pieces(&mut out, &data[..MIB + 1000], PIECE);
     out.hflush().unwrap();
     cluster.restart_namenode().unwrap();
     cluster.wait_for_live_datanodes(3, WAIT).unwrap();
-    write_in_pieces(&mut out, &data[MIB + 1000..]);
+    write_in_pieces(&mut out, &data[MIB + 1000..], PIECE);
     out.close().unwrap();
     assert_same(&read_all(&c, "/nn-restart.bin"), &data, "read back");
     cluster
@@ -398,7 +354,7 @@ fn append_survives_dead_datanodes() {
     let c = client(&cluster);
     let mut data = payload(MIB + 300_000, 9);
     let mut out = create(&c, "/append.bin");
-    write_in_pieces(&mut out, &data);
+    write_in_pieces(&mut out, &data, PIECE);
     out.close().unwrap();
     cluster
         .wait_for_replication("/append.bin", 3, WAIT)
@@ -415,7 +371,7 @@ fn append_survives_dead_datanodes() {
 
     let more = payload(700_000, 10);
     let mut out = c.append("/append.bin").unwrap();
-    write_in_pieces(&mut out, &more[..200_000]);
+    write_in_pieces(&mut out, &more[..200_000], PIECE);
     out.hflush().unwrap();
     data.extend_from_slice(&more[..200_000]);
     assert_same(&read_all(&c, "/append.bin"), &data, "read after hflush");
@@ -435,7 +391,7 @@ fn append_survives_dead_datanodes() {
     cluster
         .stop_datanode(cluster.datanode_index(&second_dead).unwrap())
         .unwrap();
-    write_in_pieces(&mut out, &more[200_000..]);
+    write_in_pieces(&mut out, &more[200_000..], PIECE);
     out.close().unwrap();
     data.extend_from_slice(&more[200_000..]);
     assert_same(&read_all(&c, "/append.bin"), &data, "read after the append");
@@ -457,7 +413,7 @@ fn reader_fails_over_when_its_datanode_dies() {
     let c = client(&cluster);
     let data = payload(2 * MIB + 3333, 11);
     let mut out = create(&c, "/read.bin");
-    write_in_pieces(&mut out, &data);
+    write_in_pieces(&mut out, &data, PIECE);
     out.close().unwrap();
     cluster.wait_for_replication("/read.bin", 3, WAIT).unwrap();
 
@@ -484,7 +440,7 @@ fn corrupt_replica_is_reported_replaced_and_deleted() {
     let c = client(&cluster);
     let data = payload(MIB + 54_321, 4);
     let mut out = create(&c, "/corrupt.bin");
-    write_in_pieces(&mut out, &data);
+    write_in_pieces(&mut out, &data, PIECE);
     out.close().unwrap();
     cluster
         .wait_for_replication("/corrupt.bin", 3, WAIT)
@@ -564,7 +520,7 @@ fn dead_writer_child() {
         },
     );
     let mut out = create(&c, "/dead-writer.bin");
-    write_in_pieces(&mut out, &payload(CHILD_BYTES, 5));
+    write_in_pieces(&mut out, &payload(CHILD_BYTES, 5), PIECE);
     out.hflush().unwrap();
     // Unflushed bytes that die with the process.
     out.write_all(&payload(1000, 6)).unwrap();

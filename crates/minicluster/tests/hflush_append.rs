@@ -3,42 +3,18 @@
 //! continue partial ones).
 
 use bytes::Bytes;
-use ferrodfs_client::{ClientConf, CreateOptions, DfsClient, DfsOutputStream};
+use ferrodfs_client::{CreateOptions, DfsClient, DfsOutputStream};
 use ferrodfs_minicluster::{MiniCluster, MiniClusterConfig};
-use std::io::{Read, Write};
 
-const MIB: usize = 1024 * 1024;
+mod common;
+use common::*;
 
-/// Deterministic bytes that differ at every offset of interest.
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 131 + seed as usize + i / 251) % 253) as u8)
-        .collect()
-}
-
-/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=info`).
-fn init_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
-}
+/// Size of the client's writes: odd, so they cross chunk and packet edges.
+const PIECE: usize = 77_777;
 
 fn start() -> MiniCluster {
     init_logs();
     MiniCluster::start(MiniClusterConfig::default()).unwrap()
-}
-
-fn ours(cluster: &MiniCluster) -> DfsClient {
-    DfsClient::new(
-        cluster.namenode_addr(),
-        ClientConf {
-            user: ferrodfs_ipc::client::current_user(),
-            ..ClientConf::default()
-        },
-    )
 }
 
 fn create(client: &DfsClient, path: &str) -> DfsOutputStream {
@@ -51,25 +27,6 @@ fn create(client: &DfsClient, path: &str) -> DfsOutputStream {
             },
         )
         .unwrap()
-}
-
-fn write_in_pieces(out: &mut DfsOutputStream, data: &[u8]) {
-    for piece in data.chunks(77_777) {
-        out.write_all(piece).unwrap();
-    }
-}
-
-fn read_all(client: &DfsClient, path: &str) -> Vec<u8> {
-    let mut back = Vec::new();
-    client.open(path).unwrap().read_to_end(&mut back).unwrap();
-    back
-}
-
-fn assert_same(back: &[u8], data: &[u8], what: &str) {
-    assert_eq!(back.len(), data.len(), "{what}: length");
-    if let Some(i) = back.iter().zip(data).position(|(a, b)| a != b) {
-        panic!("{what}: first difference at byte {i}");
-    }
 }
 
 fn native(cluster: &MiniCluster) -> hdfs_native::Client {
@@ -105,7 +62,7 @@ async fn native_write(w: &mut hdfs_native::file::FileWriter, data: &[u8]) {
 #[test]
 fn hflushed_bytes_are_visible_to_new_readers() {
     let cluster = start();
-    let c = ours(&cluster);
+    let c = client(&cluster);
     let data = payload(2 * MIB + 100_000, 1);
     let mut out = create(&c, "/flushed.bin");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -114,10 +71,10 @@ fn hflushed_bytes_are_visible_to_new_readers() {
     // same block, and inside the third block.
     let mut written = 0;
     for end in [MIB + 333, MIB + 500_001, 2 * MIB + 12_345] {
-        write_in_pieces(&mut out, &data[written..end]);
+        write_in_pieces(&mut out, &data[written..end], PIECE);
         written = end;
         out.hflush().unwrap();
-        let reader = ours(&cluster);
+        let reader = client(&cluster);
         assert_same(
             &read_all(&reader, "/flushed.bin"),
             &data[..end],
@@ -132,7 +89,7 @@ fn hflushed_bytes_are_visible_to_new_readers() {
             assert_same(&back, &data[..back.len()], "hdfs-native read after hflush");
         });
     }
-    write_in_pieces(&mut out, &data[written..]);
+    write_in_pieces(&mut out, &data[written..], PIECE);
     out.close().unwrap();
     assert_same(&read_all(&c, "/flushed.bin"), &data, "after close");
     rt.block_on(async {
@@ -149,18 +106,18 @@ fn hflushed_bytes_are_visible_to_new_readers() {
 #[test]
 fn appends_between_our_client_and_hdfs_native() {
     let cluster = start();
-    let c = ours(&cluster);
+    let c = client(&cluster);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let nat = native(&cluster);
 
     // Ours: create, append (into the partial block and across into a new one).
     let mut expect = payload(MIB + 1000, 2);
     let mut out = create(&c, "/ours.bin");
-    write_in_pieces(&mut out, &expect);
+    write_in_pieces(&mut out, &expect, PIECE);
     out.close().unwrap();
     let more = payload(MIB + 7, 3);
     let mut out = c.append("/ours.bin").unwrap();
-    write_in_pieces(&mut out, &more);
+    write_in_pieces(&mut out, &more, PIECE);
     out.close().unwrap();
     expect.extend_from_slice(&more);
     assert_same(&read_all(&c, "/ours.bin"), &expect, "our append to ours");
@@ -193,7 +150,7 @@ fn appends_between_our_client_and_hdfs_native() {
     for (path, data, seed) in [("/theirs.bin", &mut theirs, 7), ("/full.bin", &mut full, 8)] {
         let more = payload(200_000, seed);
         let mut out = c.append(path).unwrap();
-        write_in_pieces(&mut out, &more);
+        write_in_pieces(&mut out, &more, PIECE);
         out.close().unwrap();
         data.extend_from_slice(&more);
     }
@@ -226,7 +183,7 @@ fn appends_between_our_client_and_hdfs_native() {
 #[test]
 fn hdfs_native_and_our_client_share_files() {
     let cluster = start();
-    let c = ours(&cluster);
+    let c = client(&cluster);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let nat = native(&cluster);
     let data = payload(2 * MIB + MIB / 2 + 99, 9);
@@ -279,12 +236,12 @@ fn hdfs_native_and_our_client_share_files() {
 
     // Ours → hdfs-native.
     let mut out = create(&c, "/o/a.bin");
-    write_in_pieces(&mut out, &data[..synced]);
+    write_in_pieces(&mut out, &data[..synced], PIECE);
     out.hflush().unwrap();
-    write_in_pieces(&mut out, &data[synced..]);
+    write_in_pieces(&mut out, &data[synced..], PIECE);
     out.close().unwrap();
     let mut out = c.append("/o/a.bin").unwrap();
-    write_in_pieces(&mut out, &tail);
+    write_in_pieces(&mut out, &tail, PIECE);
     out.close().unwrap();
     rt.block_on(async {
         assert_same(
