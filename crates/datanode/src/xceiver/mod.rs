@@ -21,6 +21,7 @@
 //! closes the connection without a reply (bad version, failed replica set-up).
 
 pub mod checksum_op;
+mod peer_input;
 pub mod receiver;
 pub mod responder;
 pub mod sender;
