@@ -84,8 +84,9 @@ impl ChildNode {
         let addr = loop {
             line.clear();
             assert!(out.read_line(&mut line).unwrap() > 0, "child exited");
-            if let Some(a) = line.trim().strip_prefix("XFER ") {
-                break a.parse().unwrap();
+            // libtest prints "test child_datanode ... " before it.
+            if let Some(at) = line.find("XFER ") {
+                break line[at + 5..].trim().parse().unwrap();
             }
         };
         // Keep draining the child's stdout so it never blocks on a full pipe.
@@ -367,10 +368,10 @@ fn slowloris_connections_are_closed_at_the_socket_timeout() {
         std::thread::sleep(Duration::from_secs(1));
     }
     let slowest = peers.iter().map(|p| p.2.expect("peer never closed")).max();
-    // Each peer's unit (op header + request, or packet) started at most a
-    // second after it connected; the close is seen at the next probe.
+    // Each peer's unit (op header and request, or a packet) started as it
+    // connected; the close is seen at the next probe, a second or so later.
     assert!(
-        slowest.unwrap() <= TIMEOUT + Duration::from_secs(3),
+        slowest.unwrap() <= TIMEOUT + Duration::from_millis(2500),
         "slowest close after {slowest:?}"
     );
     assert!(sent < request.len() && sent < slow_packet.len());

@@ -28,6 +28,11 @@ use std::time::Instant;
 
 pub const IMAGE_MAGIC: &[u8; 8] = b"FERROIMG";
 pub const IMAGE_VERSION: u32 = 1;
+/// Fewest bytes an inode takes: id, parent, name length, kind, perm, owner and
+/// group lengths, mtime, atime.
+const MIN_INODE_LEN: usize = 8 + 8 + 4 + 1 + 2 + 4 + 4 + 8 + 8;
+/// Bytes of one block in a file's list: id, generation stamp, length.
+const BLOCK_LEN: usize = 24;
 
 /// Serializes the namesystem as of `last_txid`.
 pub fn save(fs: &FsNamesystem, last_txid: u64) -> Vec<u8> {
@@ -79,40 +84,50 @@ pub fn save(fs: &FsNamesystem, last_txid: u64) -> Vec<u8> {
 }
 
 /// Rebuilds a namesystem from an image; returns it with the image's last txid.
+///
+/// A damaged image is [`Error::Corrupt`] naming `path` and the byte offset of
+/// the field that failed (the checksum's offset for a checksum mismatch); no
+/// count or length in it reserves memory before its bytes are known to exist,
+/// and no inode id beyond the image's own `next_inode_id` is accepted (the inode
+/// table is dense: an id sizes it).
 pub fn load(
     bytes: &[u8],
     path: &Path,
     config: NameNodeConfig,
     block_pool_id: &str,
 ) -> Result<(FsNamesystem, u64)> {
-    let corrupt = |reason: &'static str| Error::Corrupt {
+    let corrupt_at = |offset: usize, reason: &'static str| Error::Corrupt {
         file: path.to_owned(),
-        offset: 0,
+        offset: offset as u64,
         reason,
     };
-    if bytes.len() < 16 || &bytes[..8] != IMAGE_MAGIC {
-        return Err(corrupt("not an image"));
+    if bytes.len() < IMAGE_MIN_LEN || &bytes[..8] != IMAGE_MAGIC {
+        return Err(corrupt_at(0, "not an image"));
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     let mut crc_bytes = [0u8; 4];
     crc_bytes.copy_from_slice(crc);
     if crc32c::crc32c(body) != u32::from_le_bytes(crc_bytes) {
-        return Err(corrupt("image checksum mismatch"));
+        return Err(corrupt_at(body.len(), "image checksum mismatch"));
     }
-    let decode_err = |e: DecodeError| match e {
-        DecodeError::Truncated => corrupt("image truncated"),
-        DecodeError::Invalid(why) => corrupt(why),
-    };
-    let mut r = Reader::new(&body[8..]);
-    parse(&mut r, config, block_pool_id, &corrupt).map_err(|e| match e {
-        ParseError::Decode(d) => decode_err(d),
-        ParseError::Other(e) => e,
+    let mut r = Reader::new(&body[IMAGE_MAGIC.len()..]);
+    let parsed = parse(&mut r, config, block_pool_id);
+    let at = IMAGE_MAGIC.len() + r.position();
+    parsed.map_err(|e| match e {
+        ParseError::Decode(DecodeError::Truncated) => corrupt_at(at, "image truncated"),
+        ParseError::Decode(DecodeError::Invalid(why)) | ParseError::Corrupt(why) => {
+            corrupt_at(at, why)
+        }
     })
 }
 
+/// Magic, version, four counters, inode count and the trailing checksum.
+const IMAGE_MIN_LEN: usize = 8 + 4 + 5 * 8 + 4;
+
 enum ParseError {
     Decode(DecodeError),
-    Other(Error),
+    /// Fields that decode but cannot be right.
+    Corrupt(&'static str),
 }
 
 impl From<DecodeError> for ParseError {
@@ -121,26 +136,25 @@ impl From<DecodeError> for ParseError {
     }
 }
 
-impl From<Error> for ParseError {
-    fn from(e: Error) -> Self {
-        ParseError::Other(e)
-    }
-}
-
 fn parse(
     r: &mut Reader<'_>,
     config: NameNodeConfig,
     block_pool_id: &str,
-    corrupt: &dyn Fn(&'static str) -> Error,
 ) -> Result<(FsNamesystem, u64), ParseError> {
+    use ParseError::Corrupt;
     if r.u32()? != IMAGE_VERSION {
-        return Err(corrupt("unsupported image version").into());
+        return Err(Corrupt("unsupported image version"));
     }
     let last_txid = r.u64()?;
     let next_inode_id = r.u64()?;
     let next_block_id = r.u64()?;
     let gen_stamp = r.u64()?;
     let count = r.u64()?;
+    // Every inode takes at least its fixed fields: a count beyond what the bytes
+    // can hold is corrupt (and would otherwise only fail at the end).
+    if count > (r.remaining() / MIN_INODE_LEN) as u64 + 1 {
+        return Err(Corrupt("inode count beyond the image's length"));
+    }
     let mut fs: Option<FsNamesystem> = None;
     for i in 0..count {
         let id = r.u64()?;
@@ -154,7 +168,7 @@ fn parse(
         let atime = r.i64()?;
         if i == 0 {
             if id != ROOT_INODE_ID || kind != 0 {
-                return Err(corrupt("image does not start with the root").into());
+                return Err(Corrupt("image does not start with the root"));
             }
             let mut ns = Namespace::new(&owner, &group, perm, mtime);
             if let Some(root) = ns.get_mut(0) {
@@ -167,19 +181,22 @@ fn parse(
             ));
             continue;
         }
-        let fs = fs.as_mut().ok_or_else(|| corrupt("no root"))?;
-        let pix = fs
-            .ns
-            .ix_of(parent)
-            .ok_or_else(|| corrupt("parent before child"))?;
+        let fs = fs.as_mut().ok_or(Corrupt("no root"))?;
+        if id <= ROOT_INODE_ID || id >= next_inode_id {
+            return Err(Corrupt("inode id outside the image's allocated range"));
+        }
+        let pix = fs.ns.ix_of(parent).ok_or(Corrupt("parent before child"))?;
         let kind = match kind {
             0 => InodeKind::Directory(Vec::new()),
             1 => {
                 let replication = r.u16()?;
                 let block_size = r.u64()?;
                 let nblocks = r.u32()?;
+                if nblocks as usize > r.remaining() / BLOCK_LEN {
+                    return Err(DecodeError::Truncated.into());
+                }
                 let mut data = FileData::new(replication, block_size);
-                let mut ids = Vec::with_capacity((nblocks as usize).min(r.remaining() / 24));
+                let mut ids = Vec::with_capacity(nblocks as usize);
                 for _ in 0..nblocks {
                     let (b, gs, len) = (r.u64()?, r.u64()?, r.u64()?);
                     ids.push(b);
@@ -187,7 +204,7 @@ fn parse(
                         .blocks
                         .insert(b, BlockInfo::new(id, gs, len, BlockState::Complete))
                     {
-                        return Err(corrupt("duplicate block").into());
+                        return Err(Corrupt("duplicate block"));
                     }
                 }
                 if r.u8()? == 1 {
@@ -207,7 +224,7 @@ fn parse(
                 data.blocks = BlockList::from_vec(ids);
                 InodeKind::File(data)
             }
-            _ => return Err(corrupt("bad inode kind").into()),
+            _ => return Err(Corrupt("bad inode kind")),
         };
         let inode = Inode {
             parent: pix,
@@ -219,12 +236,16 @@ fn parse(
             name: Name::new(&name),
             kind,
         };
-        fs.ns.add(id, pix, inode)?;
+        fs.ns.add(id, pix, inode).map_err(|_| {
+            Corrupt(
+                "inode does not fit the namespace (duplicate name or id, parent not a directory)",
+            )
+        })?;
     }
     if r.remaining() != 0 {
-        return Err(corrupt("trailing bytes in image").into());
+        return Err(Corrupt("trailing bytes in image"));
     }
-    let mut fs = fs.ok_or_else(|| corrupt("empty image"))?;
+    let mut fs = fs.ok_or(Corrupt("empty image"))?;
     fs.next_inode_id = next_inode_id;
     fs.next_block_id = next_block_id;
     fs.gen_stamp = gen_stamp;

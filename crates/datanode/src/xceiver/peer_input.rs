@@ -55,7 +55,13 @@ impl PeerInput {
     /// Starts a unit: it must be read completely within `budget` from now, and no
     /// single read may wait longer than that either.
     pub(crate) fn start(&mut self, budget: Duration) -> io::Result<()> {
-        self.deadline = Some(Instant::now() + budget);
+        self.until(Instant::now() + budget)
+    }
+
+    /// Starts a unit that must be read completely by `deadline`.
+    pub(crate) fn until(&mut self, deadline: Instant) -> io::Result<()> {
+        let budget = deadline.saturating_duration_since(Instant::now());
+        self.deadline = Some(deadline);
         self.budget = budget;
         self.set_timeout(budget)
     }

@@ -671,6 +671,7 @@ mod tests {
         let mut lying = wire.clone();
         lying[3] = 10; // payload shorter than data_len
         assert!(read_packet(&mut p, &mut &lying[..]).is_err());
+        let mut p = packet_decoder(&sum);
         read_packet(&mut p, &mut &wire[..]).unwrap();
         assert!(matches!(
             read_packet(&mut p, &mut &wire[..]),

@@ -354,8 +354,11 @@ fn serve(ctx: &Ctx, stream: TcpStream, peer: &str) {
     let mut input = PeerInput::buffered(read_half);
     let mut ops = 0u64;
     loop {
-        // The first op must arrive within the socket timeout, later ones within
-        // the keep-alive; either way the whole 3-byte header by then.
+        // The first op's header must arrive within the socket timeout, later
+        // ones' within the keep-alive; the whole request (header and proto)
+        // within the socket timeout of the connection going idle. A peer
+        // dribbling its request is cut there, however it paces the bytes.
+        let idle_since = std::time::Instant::now();
         let idle = if ops == 0 {
             ctx.conf.socket_timeout
         } else {
@@ -385,8 +388,8 @@ fn serve(ctx: &Ctx, stream: TcpStream, peer: &str) {
                 break;
             }
         };
-        // The op's request, whole, within the socket timeout.
-        if input.get_mut().start(ctx.conf.socket_timeout).is_err() {
+        let request_deadline = idle_since + ctx.conf.socket_timeout.max(idle);
+        if input.get_mut().until(request_deadline).is_err() {
             break;
         }
         ops += 1;
