@@ -15,7 +15,7 @@
 //! u32 crc32c of every byte before it
 //! ```
 
-use crate::blocks::{BlockInfo, BlockState};
+use crate::blocks::{BlockInfo, BlockState, FIRST_BLOCK_ID};
 use crate::config::NameNodeConfig;
 use crate::editlog::codec::{DecodeError, Reader, Writer};
 use crate::error::{Error, Result};
@@ -88,8 +88,8 @@ pub fn save(fs: &FsNamesystem, last_txid: u64) -> Vec<u8> {
 /// A damaged image is [`Error::Corrupt`] naming `path` and the byte offset of
 /// the field that failed (the checksum's offset for a checksum mismatch); no
 /// count or length in it reserves memory before its bytes are known to exist,
-/// and no inode id beyond the image's own `next_inode_id` is accepted (the inode
-/// table is dense: an id sizes it).
+/// and no inode or block id beyond the image's own `next_inode_id` /
+/// `next_block_id` is accepted (both tables are dense: an id sizes its table).
 pub fn load(
     bytes: &[u8],
     path: &Path,
@@ -199,6 +199,9 @@ fn parse(
                 let mut ids = Vec::with_capacity(nblocks as usize);
                 for _ in 0..nblocks {
                     let (b, gs, len) = (r.u64()?, r.u64()?, r.u64()?);
+                    if b < FIRST_BLOCK_ID || b >= next_block_id {
+                        return Err(Corrupt("block id outside the image's allocated range"));
+                    }
                     ids.push(b);
                     if !fs
                         .blocks
@@ -250,4 +253,180 @@ fn parse(
     fs.next_block_id = next_block_id;
     fs.gen_stamp = gen_stamp;
     Ok((fs, last_txid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editlog::op::EditOp;
+
+    fn namesystem() -> FsNamesystem {
+        let mut fs = FsNamesystem::new(NameNodeConfig::default(), "BP-1");
+        let ops = [
+            EditOp::Mkdir {
+                id: 16386,
+                parent: 16385,
+                name: b"user".to_vec(),
+                perm: 0o755,
+                owner: "alice".into(),
+                group: "supergroup".into(),
+                mtime: 1,
+            },
+            EditOp::AddFile {
+                id: 16387,
+                parent: 16386,
+                name: b"closed-file-with-a-long-name".to_vec(),
+                perm: 0o644,
+                owner: "alice".into(),
+                group: "supergroup".into(),
+                mtime: 2,
+                replication: 3,
+                block_size: 128 << 20,
+                client_name: "DFSClient_1".into(),
+                client_machine: "10.0.0.1".into(),
+            },
+            EditOp::AllocBlock {
+                file: 16387,
+                block: 1_073_741_825,
+                gs: 1001,
+            },
+            EditOp::UpdateBlock {
+                block: 1_073_741_825,
+                gs: 1001,
+                num_bytes: 77,
+            },
+            EditOp::Close {
+                file: 16387,
+                mtime: 3,
+                atime: 3,
+            },
+            EditOp::AddFile {
+                id: 16388,
+                parent: 16386,
+                name: b"open".to_vec(),
+                perm: 0o644,
+                owner: "bob".into(),
+                group: "supergroup".into(),
+                mtime: 4,
+                replication: 1,
+                block_size: 1 << 20,
+                client_name: "DFSClient_2".into(),
+                client_machine: "10.0.0.2".into(),
+            },
+            EditOp::AllocBlock {
+                file: 16388,
+                block: 1_073_741_826,
+                gs: 1002,
+            },
+        ];
+        for op in &ops {
+            fs.apply(op).unwrap();
+        }
+        fs
+    }
+
+    fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
+        let crc = crc32c::crc32c(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        body
+    }
+
+    fn load_at(bytes: &[u8]) -> Result<(FsNamesystem, u64)> {
+        load(
+            bytes,
+            Path::new("/nn/fsimage_7"),
+            NameNodeConfig::default(),
+            "BP-1",
+        )
+    }
+
+    /// A corrupt image is `Corrupt` naming the file and an offset inside it.
+    fn assert_corrupt(r: Result<(FsNamesystem, u64)>, len: usize, case: &str) {
+        match r {
+            Err(Error::Corrupt { file, offset, .. }) => {
+                assert_eq!(file, Path::new("/nn/fsimage_7"), "{case}");
+                assert!(
+                    offset as usize <= len,
+                    "{case}: offset {offset} beyond {len}"
+                );
+            }
+            Err(e) => panic!("{case}: not Corrupt: {e:?}"),
+            Ok(_) => panic!("{case}: loaded"),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let fs = namesystem();
+        let bytes = save(&fs, 7);
+        let (back, txid) = load_at(&bytes).unwrap();
+        assert_eq!(txid, 7);
+        assert_eq!(save(&back, 7), bytes);
+    }
+
+    #[test]
+    fn every_truncation_is_a_typed_error() {
+        let bytes = save(&namesystem(), 7);
+        let body = &bytes[..bytes.len() - 4];
+        for cut in 0..bytes.len() {
+            // Truncated as written (checksum fails) and re-checksummed (the parser
+            // runs out of bytes).
+            assert_corrupt(load_at(&bytes[..cut]), cut, &format!("cut at {cut}"));
+            if cut < body.len() {
+                let fixed = with_crc(body[..cut].to_vec());
+                assert_corrupt(load_at(&fixed), fixed.len(), &format!("re-crc cut {cut}"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_flipped_byte_is_loaded_or_a_typed_error() {
+        let bytes = save(&namesystem(), 7);
+        let body = &bytes[..bytes.len() - 4];
+        for at in 0..body.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = body.to_vec();
+                b[at] ^= flip;
+                let image = with_crc(b);
+                if let Err(e) = load_at(&image) {
+                    assert!(matches!(e, Error::Corrupt { .. }), "byte {at}: {e:?}");
+                }
+                // And with the checksum left as it was.
+                let mut raw = bytes.clone();
+                raw[at] ^= flip;
+                assert_corrupt(load_at(&raw), raw.len(), &format!("flip {at}"));
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_counts_and_ids_reserve_nothing() {
+        let bytes = save(&namesystem(), 7);
+        let body = bytes[..bytes.len() - 4].to_vec();
+        // The inode count (after magic, version and four u64 counters).
+        let count_at = 8 + 4 + 4 * 8;
+        let mut b = body.clone();
+        b[count_at..count_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        match load_at(&with_crc(b)) {
+            Err(Error::Corrupt { offset, reason, .. }) => {
+                assert_eq!(offset as usize, count_at + 8, "{reason}");
+            }
+            other => panic!("{:?}", other.map(|r| r.1)),
+        }
+        // The second inode's id (right after the root inode) far beyond
+        // next_inode_id: refused before it sizes the inode table.
+        let id_at = count_at
+            + 8
+            + 8 // the root's id; its parent is its own id, so search after it
+            + body[count_at + 16..]
+                .windows(8)
+                .position(|w| w == 16386u64.to_le_bytes())
+                .unwrap();
+        let mut b = body.clone();
+        b[id_at..id_at + 8].copy_from_slice(&(16385u64 + (1 << 31)).to_le_bytes());
+        match load_at(&with_crc(b)) {
+            Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("inode id"), "{reason}"),
+            other => panic!("{:?}", other.map(|r| r.1)),
+        }
+    }
 }
