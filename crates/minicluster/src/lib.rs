@@ -166,6 +166,14 @@ impl MiniCluster {
             cluster.datanodes.push(Some(dn));
         }
         cluster.wait_for_live_datanodes(cluster.config.datanodes, STARTUP_TIMEOUT)?;
+        // Registered is not yet reported: wait for every node's first full block report
+        // too, so a started cluster is a settled one.
+        cluster.wait_for(STARTUP_TIMEOUT, "first block reports", |c| {
+            c.datanodes.iter().flatten().all(|dn| {
+                dn.actor()
+                    .is_none_or(|a| a.state().block_reports >= 1)
+            })
+        })?;
         Ok(cluster)
     }
 
