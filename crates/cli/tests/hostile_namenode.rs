@@ -91,7 +91,10 @@ impl Cluster {
         let (rpc, service) = (free_port(), free_port());
         let dn_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let hosts = dir.join("dfs.hosts");
-        let list: String = dn_ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect();
+        let list: String = dn_ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}\n"))
+            .collect();
         std::fs::write(&hosts, format!("# the three real DataNodes\n{list}")).unwrap();
         let mut nn_args = vec!["namenode".to_string()];
         for kv in [
@@ -143,7 +146,10 @@ impl Cluster {
     fn datanode(&self, dir: &Path, i: usize) -> Child {
         let mut args = vec!["datanode".to_string()];
         for kv in [
-            format!("dfs.datanode.data.dir={}", dir.join(format!("data{i}")).display()),
+            format!(
+                "dfs.datanode.data.dir={}",
+                dir.join(format!("data{i}")).display()
+            ),
             format!("dfs.datanode.address=127.0.0.1:{}", self.dn_ports[i]),
             "dfs.datanode.ipc.address=127.0.0.1:0".into(),
             format!("fs.defaultFS=hdfs://{}", self.rpc),
@@ -432,14 +438,21 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
             class_of(dn.block_report(&huge_report("impostor-uuid"))),
             UNREGISTERED
         );
-        assert_eq!(class_of(dn.block_report(&huge_report(&real_uuid))), UNREGISTERED);
+        assert_eq!(
+            class_of(dn.block_report(&huge_report(&real_uuid))),
+            UNREGISTERED
+        );
         // The same from the DataNodes' own user and host (an insider with a real
         // node's identity): the claimed count is bounded by the bytes sent.
         let insider = DatanodeProtocolProxy::new(rpc(&me()), addr);
         match insider.block_report(&huge_report(&real_uuid)) {
             Err(ferrodfs_ipc::Error::Remote(e)) => {
                 assert_eq!(e.class_name(), IO);
-                assert!(e.message.contains("more blocks claimed than the buffers hold"), "{e}");
+                assert!(
+                    e.message
+                        .contains("more blocks claimed than the buffers hold"),
+                    "{e}"
+                );
             }
             other => panic!("an oversized report was accepted: {other:?}"),
         }
@@ -455,14 +468,19 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
                 new_taragets: vec![],
                 new_target_storages: vec![],
             };
-            assert_eq!(class_of(dn.commit_block_synchronization(&commit)), UNREGISTERED);
+            assert_eq!(
+                class_of(dn.commit_block_synchronization(&commit)),
+                UNREGISTERED
+            );
             // Even from the DataNodes' user and host: no recovery was issued for it.
             assert_eq!(class_of(insider.commit_block_synchronization(&commit)), IO);
         }
         assert_eq!(
-            class_of(dn.report_bad_blocks(&ferrodfs_proto::hdfs::datanode::ReportBadBlocksRequestProto {
-                blocks: vec![victim_block.clone()],
-            })),
+            class_of(dn.report_bad_blocks(
+                &ferrodfs_proto::hdfs::datanode::ReportBadBlocksRequestProto {
+                    blocks: vec![victim_block.clone()],
+                }
+            )),
             UNREGISTERED
         );
     }
@@ -501,7 +519,11 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
             ..Default::default()
         })
         .unwrap();
-    assert!(more.block.locs.len() <= 3, "{} locations", more.block.locs.len());
+    assert!(
+        more.block.locs.len() <= 3,
+        "{} locations",
+        more.block.locs.len()
+    );
 
     // 5. Admin calls from a non-admin.
     assert_eq!(
@@ -520,7 +542,11 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
         class_of(safe_mode(&mallory, SafeModeActionProto::SafemodeEnter)),
         ACCESS
     );
-    assert!(!safe_mode(&mallory, SafeModeActionProto::SafemodeGet).unwrap().result);
+    assert!(
+        !safe_mode(&mallory, SafeModeActionProto::SafemodeGet)
+            .unwrap()
+            .result
+    );
 
     // 6. A proxy connection with no hadoop.proxyuser.* configuration.
     let resp = proxy_call(cluster.rpc, MALLORY, &me());
@@ -538,17 +564,25 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
     );
     let now = info(&su_nn);
     assert_eq!(now.length, victim_len);
-    assert!(!su_nn
-        .is_file_closed(&IsFileClosedRequestProto {
-            src: "/victim/open.bin".into()
-        })
-        .unwrap()
-        .result);
+    assert!(
+        !su_nn
+            .is_file_closed(&IsFileClosedRequestProto {
+                src: "/victim/open.bin".into()
+            })
+            .unwrap()
+            .result
+    );
     let after = locations(&su_nn);
-    let block_after = after.last_block.or_else(|| after.blocks.last().cloned()).unwrap();
+    let block_after = after
+        .last_block
+        .or_else(|| after.blocks.last().cloned())
+        .unwrap();
     assert_eq!(block_after.b, victim_block.b);
     for loc in &block_after.locs {
-        assert!(cluster.dn_ports.contains(&(loc.id.xfer_port as u16)), "{loc:?}");
+        assert!(
+            cluster.dn_ports.contains(&(loc.id.xfer_port as u16)),
+            "{loc:?}"
+        );
     }
     let fs = format!("hdfs://{}", cluster.rpc);
     let report = run_with_timeout(
@@ -581,7 +615,10 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
     victim.write_all(&second).unwrap();
     victim.close().unwrap();
     let whole: Vec<u8> = first.iter().chain(&second).copied().collect();
-    assert!(read_all(&client, "/victim/open.bin") == whole, "victim's bytes");
+    assert!(
+        read_all(&client, "/victim/open.bin") == whole,
+        "victim's bytes"
+    );
     assert!(read_all(&client, "/warm.bin") == warm, "earlier file");
     let local = dir.path().join("after.bin");
     let fresh = payload(2 << 20, 4);
@@ -589,14 +626,24 @@ fn impostors_strangers_and_hostile_sizes_change_nothing() {
     let put = run_with_timeout(
         {
             let mut c = Command::new(BIN);
-            c.args(["dfs", "-fs", &fs, "-put", local.to_str().unwrap(), "/after.bin"])
-                .env_remove("HADOOP_CONF_DIR");
+            c.args([
+                "dfs",
+                "-fs",
+                &fs,
+                "-put",
+                local.to_str().unwrap(),
+                "/after.bin",
+            ])
+            .env_remove("HADOOP_CONF_DIR");
             c
         },
         Duration::from_secs(60),
     );
     put.expect_success("dfs -put");
-    assert!(read_all(&client, "/after.bin") == fresh, "put after the attacks");
+    assert!(
+        read_all(&client, "/after.bin") == fresh,
+        "put after the attacks"
+    );
     assert!(
         nn_proc.0[0].try_wait().unwrap().is_none(),
         "the NameNode died"

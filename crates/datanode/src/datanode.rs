@@ -97,12 +97,13 @@ impl DataNodeConfig {
         // Hadoop's DFSUtil.getNNServiceRpcAddresses: the service RPC address when the
         // NameNode has one, else its client RPC address.
         let service = conf.get_socket_addr(DFS_NAMENODE_SERVICE_RPC_ADDRESS, None)?;
-        let namenode = match service.map_or_else(|| conf.namenode_rpc_address(), |hp| Ok(Some(hp)))? {
-            Some(hp) => std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
-                .ok()
-                .and_then(|mut a| a.next()),
-            None => None,
-        };
+        let namenode =
+            match service.map_or_else(|| conf.namenode_rpc_address(), |hp| Ok(Some(hp)))? {
+                Some(hp) => std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
+                    .ok()
+                    .and_then(|mut a| a.next()),
+                None => None,
+            };
         let ipc_bind = bind_addr(
             conf,
             keys::DFS_DATANODE_IPC_ADDRESS,

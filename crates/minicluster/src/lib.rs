@@ -169,10 +169,10 @@ impl MiniCluster {
         // Registered is not yet reported: wait for every node's first full block report
         // too, so a started cluster is a settled one.
         cluster.wait_for(STARTUP_TIMEOUT, "first block reports", |c| {
-            c.datanodes.iter().flatten().all(|dn| {
-                dn.actor()
-                    .is_none_or(|a| a.state().block_reports >= 1)
-            })
+            c.datanodes
+                .iter()
+                .flatten()
+                .all(|dn| dn.actor().is_none_or(|a| a.state().block_reports >= 1))
         })?;
         Ok(cluster)
     }
@@ -205,7 +205,9 @@ impl MiniCluster {
     /// Where the DataNodes call the NameNode: the service RPC address if there is one,
     /// else the RPC address.
     pub fn datanode_rpc_addr(&self) -> SocketAddr {
-        self.nn_config.service_rpc_addr.unwrap_or(self.nn_config.rpc_addr)
+        self.nn_config
+            .service_rpc_addr
+            .unwrap_or(self.nn_config.rpc_addr)
     }
 
     /// `hdfs://127.0.0.1:port`, the value of `fs.defaultFS` for clients.

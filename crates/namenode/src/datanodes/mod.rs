@@ -270,7 +270,9 @@ impl DatanodeManager {
     pub fn expire(&mut self, now: Instant, dead_after: Duration) -> Vec<u32> {
         let silent: Vec<u32> = self
             .nodes()
-            .filter(|(_, n)| n.alive && now.saturating_duration_since(n.last_heartbeat) > dead_after)
+            .filter(|(_, n)| {
+                n.alive && now.saturating_duration_since(n.last_heartbeat) > dead_after
+            })
             .map(|(i, _)| i)
             .collect();
         for &i in &silent {

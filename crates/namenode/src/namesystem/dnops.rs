@@ -115,7 +115,9 @@ impl FsNamesystem {
     pub fn datanodes_at(&self, ip: &str, rpc_user: &str) -> Vec<u32> {
         self.dns
             .nodes()
-            .filter(|(_, n)| n.alive && !n.disallowed && n.id.ip_addr == ip && n.rpc_user == rpc_user)
+            .filter(|(_, n)| {
+                n.alive && !n.disallowed && n.id.ip_addr == ip && n.rpc_user == rpc_user
+            })
             .map(|(ix, _)| ix)
             .collect()
     }
@@ -169,9 +171,7 @@ impl FsNamesystem {
     }
 
     fn live_node(&self, uuid: &str) -> Result<u32> {
-        self.dns
-            .live_index(uuid)
-            .ok_or_else(|| unregistered(uuid))
+        self.dns.live_index(uuid).ok_or_else(|| unregistered(uuid))
     }
 
     fn invalidate(&mut self, node: u32, block_id: BlockId, gs: u64, num_bytes: u64) {

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use dnops::{
-    describe as describe_datanode, unregistered as unregistered_datanode, ReceivedDeletedBlock, ReceivedDeletedStatus, ReportedBlock,
-    SafeModeAction,
+    describe as describe_datanode, unregistered as unregistered_datanode, ReceivedDeletedBlock,
+    ReceivedDeletedStatus, ReportedBlock, SafeModeAction,
 };
 pub use read::{
     ContentSummary, DirectoryListing, FileStatus, FileType, FsStats, LocatedBlock, LocatedBlocks,

@@ -219,7 +219,10 @@ impl FsNamesystem {
         })?;
         let open = self.ns.inode(ix)?.file().is_some_and(|f| f.uc.is_some());
         if !open || info.state == BlockState::Complete {
-            tracing::debug!(block = id, "commitBlockSynchronization for a closed file: a retry");
+            tracing::debug!(
+                block = id,
+                "commitBlockSynchronization for a closed file: a retry"
+            );
             return Ok(());
         }
         let recovery = self

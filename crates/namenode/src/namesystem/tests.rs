@@ -519,7 +519,12 @@ fn hard_limit_expiry_recovers_the_block() {
         Err(Error::RecoveryInProgress { .. })
     ));
     let primary = primary.expect("a primary");
-    let other = fs.dns.nodes().map(|(ix, _)| ix).find(|&ix| ix != primary).unwrap();
+    let other = fs
+        .dns
+        .nodes()
+        .map(|(ix, _)| ix)
+        .find(|&ix| ix != primary)
+        .unwrap();
     let targets = vec![
         ("dn-1".to_owned(), String::new()),
         ("dn-2".to_owned(), String::new()),
@@ -532,9 +537,22 @@ fn hard_limit_expiry_recovers_the_block() {
         .commit_block_synchronization(&[other], &lb.block, recovery_id, 1 << 30, true, true, &[])
         .unwrap_err();
     assert!(e.to_string().contains("not the primary"), "{e}");
-    assert!(fs.get_file_info(&su(), "/open").unwrap().unwrap().under_construction);
-    fs.commit_block_synchronization(&[primary], &lb.block, recovery_id, 77, true, false, &targets)
-        .unwrap();
+    assert!(
+        fs.get_file_info(&su(), "/open")
+            .unwrap()
+            .unwrap()
+            .under_construction
+    );
+    fs.commit_block_synchronization(
+        &[primary],
+        &lb.block,
+        recovery_id,
+        77,
+        true,
+        false,
+        &targets,
+    )
+    .unwrap();
     let info = fs.get_file_info(&su(), "/open").unwrap().unwrap();
     assert!(!info.under_construction);
     assert_eq!(info.length, 77);

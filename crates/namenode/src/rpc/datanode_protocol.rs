@@ -126,7 +126,9 @@ impl DatanodeProtocolHandler {
     /// Hadoop's `verifySoftwareVersion`: a DataNode older than
     /// `dfs.namenode.min.supported.datanode.version` is refused.
     fn check_software_version(&self, reg: &DatanodeRegistrationProto) -> RpcResult<()> {
-        let minimum = self.nn.with_namesystem(|fs| fs.config().min_datanode_version.clone());
+        let minimum = self
+            .nn
+            .with_namesystem(|fs| fs.config().min_datanode_version.clone());
         if compare_versions(&reg.software_version, &minimum).is_lt() {
             return Err(remote(&Error::IncorrectVersion {
                 reported: reg.software_version.clone(),
@@ -145,12 +147,20 @@ impl DatanodeProtocolHandler {
     ) -> RpcResult<Option<u32>> {
         self.check_namespace(reg)?;
         self.nn
-            .datanode_for_call(&reg.datanode_id.datanode_uuid, &call.remote_ip(), &call.user)
+            .datanode_for_call(
+                &reg.datanode_id.datanode_uuid,
+                &call.remote_ip(),
+                &call.user,
+            )
             .map_err(|e| remote(&e))
     }
 
     /// [`Self::caller_node`] for calls that only a registered node may make.
-    fn registered_caller(&self, call: &CallInfo, reg: &DatanodeRegistrationProto) -> RpcResult<u32> {
+    fn registered_caller(
+        &self,
+        call: &CallInfo,
+        reg: &DatanodeRegistrationProto,
+    ) -> RpcResult<u32> {
         self.caller_node(call, reg)?.ok_or_else(|| {
             remote(&crate::namesystem::unregistered_datanode(
                 &reg.datanode_id.datanode_uuid,
@@ -210,7 +220,9 @@ impl DatanodeProtocolHandler {
         let uuid = &req.registration.datanode_id.datanode_uuid;
         if self.caller_node(call, &req.registration)?.is_none() {
             // Hadoop's handleHeartbeat: an unknown (or dead) node is told to register.
-            return Ok(self.heartbeat_response(&[crate::datanodes::DatanodeCommand::Register], None));
+            return Ok(
+                self.heartbeat_response(&[crate::datanodes::DatanodeCommand::Register], None)
+            );
         }
         let reports: Vec<StorageReport> = req
             .reports

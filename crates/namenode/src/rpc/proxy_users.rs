@@ -173,7 +173,9 @@ impl ProxyUsers {
         }
         if !self.hosts.get(real_user).is_some_and(|m| m.includes(ip)) {
             return Err(Error::Authorization {
-                message: format!("Unauthorized connection for super-user: {real_user} from IP {ip}"),
+                message: format!(
+                    "Unauthorized connection for super-user: {real_user} from IP {ip}"
+                ),
             });
         }
         Ok(())
@@ -216,9 +218,19 @@ mod tests {
             ("hadoop.proxyuser.nohosts.users", "*"),
         ]);
         assert!(p.authorize("oozie", "alice", &[], LOCAL).is_ok());
-        assert!(p.authorize("oozie", "carol", &["staff".into()], "10.1.2.3".parse().unwrap()).is_ok());
+        assert!(p
+            .authorize(
+                "oozie",
+                "carol",
+                &["staff".into()],
+                "10.1.2.3".parse().unwrap()
+            )
+            .is_ok());
         let e = p.authorize("oozie", "carol", &[], LOCAL).unwrap_err();
-        assert_eq!(e.to_string(), "User: oozie is not allowed to impersonate carol");
+        assert_eq!(
+            e.to_string(),
+            "User: oozie is not allowed to impersonate carol"
+        );
         assert_eq!(
             e.java_class(),
             "org.apache.hadoop.security.authorize.AuthorizationException"
@@ -230,9 +242,13 @@ mod tests {
             e.to_string(),
             "Unauthorized connection for super-user: oozie from IP 192.168.1.1"
         );
-        assert!(p.authorize("hue", "anyone", &[], "8.8.8.8".parse().unwrap()).is_ok());
+        assert!(p
+            .authorize("hue", "anyone", &[], "8.8.8.8".parse().unwrap())
+            .is_ok());
         assert!(p.authorize("nohosts", "x", &[], LOCAL).is_err());
         assert!(p.authorize("mallory", "x", &[], LOCAL).is_err());
-        assert!(ProxyUsers::default().authorize("root", "x", &[], LOCAL).is_err());
+        assert!(ProxyUsers::default()
+            .authorize("root", "x", &[], LOCAL)
+            .is_err());
     }
 }
