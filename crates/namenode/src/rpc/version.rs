@@ -35,7 +35,7 @@ fn items(v: &str) -> Vec<Item> {
             flush(&mut cur, &mut out);
             continue;
         }
-        if let Some(last) = cur.chars().last() {
+        if let Some(last) = cur.chars().next_back() {
             if last.is_ascii_digit() != c.is_ascii_digit() {
                 flush(&mut cur, &mut out);
             }
