@@ -185,7 +185,7 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode_buffers(n, &[longer]).is_err());
-        assert!(decode_buffers(MAX_REPORTED_BLOCKS + 1, &[bytes.clone()]).is_err());
+        assert!(decode_buffers(MAX_REPORTED_BLOCKS + 1, std::slice::from_ref(&bytes)).is_err());
         // 64 Mi blocks claimed in a few bytes: refused before any reservation.
         assert_eq!(
             decode_buffers(MAX_REPORTED_BLOCKS, &[bytes]),
