@@ -393,3 +393,20 @@ impl CommandExecutor for Executor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namenode_address_prefers_the_service_rpc_address() {
+        let mut conf = Configuration::new();
+        conf.set("dfs.datanode.data.dir", "/tmp/ferrodfs-dn-conf-test");
+        conf.set(keys::FS_DEFAULT_FS, "hdfs://127.0.0.1:9000");
+        let c = DataNodeConfig::from_conf(&conf).unwrap();
+        assert_eq!(c.namenode, Some("127.0.0.1:9000".parse().unwrap()));
+        conf.set(DFS_NAMENODE_SERVICE_RPC_ADDRESS, "127.0.0.1:9001");
+        let c = DataNodeConfig::from_conf(&conf).unwrap();
+        assert_eq!(c.namenode, Some("127.0.0.1:9001".parse().unwrap()));
+    }
+}
