@@ -80,6 +80,9 @@ pub struct NameNodeServerConfig {
     pub redundancy_interval: Duration,
     pub work_multiplier: usize,
     pub checkpoint_check_interval: Duration,
+    /// What one RPC peer may cost (`ipc.maximum.data.length`,
+    /// `ipc.server.max.connections[.per.ip]`, idle and frame timeouts).
+    pub ipc_limits: ferrodfs_ipc::server::Limits,
 }
 
 impl Default for NameNodeServerConfig {
@@ -95,6 +98,7 @@ impl Default for NameNodeServerConfig {
             redundancy_interval: REDUNDANCY_INTERVAL_DEFAULT,
             work_multiplier: WORK_MULTIPLIER_DEFAULT,
             checkpoint_check_interval: CHECKPOINT_CHECK_DEFAULT,
+            ipc_limits: ferrodfs_ipc::server::Limits::default(),
         }
     }
 }
@@ -168,6 +172,7 @@ impl NameNodeServerConfig {
                     ferrodfs_conf::TimeUnit::Seconds,
                 )
                 .map_err(conf_error)?,
+            ipc_limits: ferrodfs_ipc::server::Limits::from_conf(conf).map_err(conf_error)?,
             namenode: nn,
         })
     }
@@ -216,6 +221,7 @@ impl NameNodeServer {
             .bind(config.rpc_addr)
             .readers(config.readers)
             .handlers(config.handlers)
+            .limits(&config.ipc_limits)
             .service(client.service())
             .service(datanode.service())
             .start();
