@@ -46,7 +46,9 @@ fn start(dir: &std::path::Path, port: u16, cap_kib: Option<u64>) -> Child {
         .iter()
         .map(|a| format!("'{a}'"))
         .collect();
-    let ulimit = cap_kib.map(|k| format!("ulimit -v {k}; ")).unwrap_or_default();
+    let ulimit = cap_kib
+        .map(|k| format!("ulimit -v {k}; "))
+        .unwrap_or_default();
     let script = format!("{ulimit}exec '{BIN}' {}", args.join(" "));
     let mut child = Command::new("bash")
         .args(["-c", &script])
