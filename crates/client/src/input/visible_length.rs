@@ -117,7 +117,7 @@ fn storage_type_name(t: i32) -> &'static str {
 
 /// `lb` as Java's `LocatedBlock.toString` shows it, e.g.
 /// `LocatedBlock{BP-1:blk_1073741825_1001; getBlockSize()=0; corrupt=false; offset=0;
-/// locs=[DatanodeInfoWithStorage[127.0.0.1:9866,DS-1,DISK]]}`.
+/// locs=[DatanodeInfoWithStorage[127.0.0.1:9866,DS-1,DISK]]; cachedLocs=[]}`.
 pub(crate) fn java_located_block(lb: &LocatedBlockProto) -> String {
     let locs: Vec<String> = lb
         .locs
@@ -133,7 +133,7 @@ pub(crate) fn java_located_block(lb: &LocatedBlockProto) -> String {
         })
         .collect();
     format!(
-        "LocatedBlock{{{}:blk_{}_{}; getBlockSize()={}; corrupt={}; offset={}; locs=[{}]}}",
+        "LocatedBlock{{{}:blk_{}_{}; getBlockSize()={}; corrupt={}; offset={}; locs=[{}]; cachedLocs=[]}}",
         lb.b.pool_id,
         lb.b.block_id,
         lb.b.generation_stamp,
@@ -176,7 +176,7 @@ mod tests {
             java_located_block(&lb),
             "LocatedBlock{BP-7:blk_1073741825_1001; getBlockSize()=512; corrupt=false; \
              offset=0; locs=[DatanodeInfoWithStorage[127.0.0.1:9866,DS-a,DISK], \
-             DatanodeInfoWithStorage[127.0.0.1:9867,DS-b,SSD]]}"
+             DatanodeInfoWithStorage[127.0.0.1:9867,DS-b,SSD]]; cachedLocs=[]}"
         );
     }
 }

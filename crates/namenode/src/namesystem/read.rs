@@ -340,7 +340,11 @@ impl FsNamesystem {
             remaining,
             under_replicated: self.redundancy.len() as u64,
             corrupt_blocks: 0,
-            missing_blocks: if self.dns.live_count() == 0 {
+            // As Hadoop, which counts missing blocks in its replication queues: none
+            // before they are populated (startup safe mode below its threshold, while
+            // DataNodes are still reporting), nor with no DataNode at all.
+            missing_blocks: if self.dns.live_count() == 0 || !self.replication_queues_populated()
+            {
                 0
             } else {
                 missing
