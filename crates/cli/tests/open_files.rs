@@ -65,7 +65,12 @@ fn ours(fs: &str, args: &[&str]) -> CmdOutput {
 }
 
 fn java(fs: &str, args: &[&str]) -> CmdOutput {
-    java_fs_shell(fs, &user(), &[("ipc.client.connect.max.retries", "0")], args)
+    java_fs_shell(
+        fs,
+        &user(),
+        &[("ipc.client.connect.max.retries", "0")],
+        args,
+    )
 }
 
 /// `got` holds at least the `want` bytes hflushed, and nothing else before them.
@@ -119,7 +124,12 @@ fn every_client_reads_what_a_killed_writer_hflushed() {
     let fs = cluster.default_fs();
     let nn = cluster.namenode_addr();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "dead_writer_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "dead_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_NN, nn.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -142,13 +152,25 @@ fn every_client_reads_what_a_killed_writer_hflushed() {
     // hflush: a packet that starts inside a chunk goes out when the chunk fills).
     let input = client(nn).open(CHILD_PATH).unwrap();
     assert!(input.len() >= FLUSHED as u64, "length {}", input.len());
-    assert!(input.len() <= FLUSHED as u64 + 1000, "length {}", input.len());
+    assert!(
+        input.len() <= FLUSHED as u64 + 1000,
+        "length {}",
+        input.len()
+    );
 
     let o = ours(&fs, &["-cat", CHILD_PATH]);
-    assert_holds(o.expect_success("ours -cat").as_bytes(), &want, "ferrodfs dfs -cat");
+    assert_holds(
+        o.expect_success("ours -cat").as_bytes(),
+        &want,
+        "ferrodfs dfs -cat",
+    );
 
     let j = java(&fs, &["-cat", CHILD_PATH]);
-    assert_holds(j.expect_success("java -cat").as_bytes(), &want, "Java FsShell -cat");
+    assert_holds(
+        j.expect_success("java -cat").as_bytes(),
+        &want,
+        "Java FsShell -cat",
+    );
 
     // The Go client reads up to getFileInfo's length through the block list, the
     // last block under construction with the length the writer's fsync reported.
@@ -168,7 +190,12 @@ fn every_client_reads_what_a_killed_writer_hflushed() {
     assert_holds(&native, &want[..3 * MIB], "hdfs-native");
 
     // Lease recovery has not run: the readers saw the open file.
-    assert!(cluster.block_locations(CHILD_PATH).unwrap().under_construction);
+    assert!(
+        cluster
+            .block_locations(CHILD_PATH)
+            .unwrap()
+            .under_construction
+    );
 }
 
 /// Collects a child's stdout in the background.

@@ -81,7 +81,10 @@ impl Cluster {
     fn nn_keys(&self, args: &mut Vec<String>) {
         let name = self.dir.path().join("name");
         d(args, format!("dfs.namenode.name.dir={}", name.display()));
-        d(args, format!("dfs.namenode.rpc-address=127.0.0.1:{}", self.port));
+        d(
+            args,
+            format!("dfs.namenode.rpc-address=127.0.0.1:{}", self.port),
+        );
         d(args, "dfs.heartbeat.interval=1".into());
         d(args, "dfs.namenode.safemode.extension=0".into());
     }
@@ -121,7 +124,10 @@ impl Cluster {
     fn start_datanode(&mut self, i: usize) -> String {
         let mut args = vec!["datanode".to_string()];
         let data = self.dir.path().join(format!("data{i}"));
-        d(&mut args, format!("dfs.datanode.data.dir={}", data.display()));
+        d(
+            &mut args,
+            format!("dfs.datanode.data.dir={}", data.display()),
+        );
         d(&mut args, "dfs.datanode.address=127.0.0.1:0".into());
         d(&mut args, "dfs.datanode.ipc.address=127.0.0.1:0".into());
         d(&mut args, format!("fs.defaultFS={}", self.fs()));
@@ -251,7 +257,10 @@ fn safe_mode_after_a_restart_reports_counts_and_no_transient_missing_blocks() {
         .map(|i| (i, holders.iter().filter(|h| **h == xfer[i]).count()))
         .min_by_key(|&(_, n)| n)
         .unwrap();
-    assert!(held < 5, "placement put {held} of {FILES} blocks on one node");
+    assert!(
+        held < 5,
+        "placement put {held} of {FILES} blocks on one node"
+    );
     cluster.start_datanode(quiet);
     cluster.wait_for_live(1);
     // A refused change carries the tip, with the node's blocks counted once its
@@ -281,7 +290,10 @@ fn safe_mode_after_a_restart_reports_counts_and_no_transient_missing_blocks() {
     assert!(text.contains("\tMissing blocks: 0\n"), "{text}");
     let mkdir = cluster.cli("dfs", &["-mkdir", "/refused"]);
     assert_eq!(mkdir.code, Some(1), "{mkdir:?}");
-    assert!(mkdir.stderr.contains("Name node is in safe mode."), "{mkdir:?}");
+    assert!(
+        mkdir.stderr.contains("Name node is in safe mode."),
+        "{mkdir:?}"
+    );
 
     // The rest come back: safe mode ends by itself, nothing is missing.
     for i in (0..3).filter(|&i| i != quiet) {
@@ -336,7 +348,12 @@ fn a_bad_block_reported_by_a_client_is_logged() {
     std::fs::write(&file, &bytes).unwrap();
 
     let cat = cluster.cli("dfs", &["-cat", "/bad.bin"]);
-    assert_ne!(cat.code, Some(0), "read a corrupt replica: {:?}", cat.stderr);
+    assert_ne!(
+        cat.code,
+        Some(0),
+        "read a corrupt replica: {:?}",
+        cat.stderr
+    );
     wait_for_log(
         &cluster.log("nn.log"),
         &format!(

@@ -24,7 +24,6 @@ mod visible_length;
 pub use block_reader::BlockReader;
 
 use crate::datanode::{is_local, node_name};
-use visible_length::{last_block_length, LastBlockLength};
 use crate::{DfsClient, Error, Result};
 use ferrodfs_proto::hdfs::{
     DatanodeInfoProto, GetBlockLocationsRequestProto, LocatedBlockProto, LocatedBlocksProto,
@@ -33,6 +32,7 @@ use ferrodfs_proto::hdfs::{
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Mutex;
+use visible_length::{last_block_length, LastBlockLength};
 
 /// The reader of one block at the stream's position.
 #[derive(Debug)]

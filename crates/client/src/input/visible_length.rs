@@ -66,7 +66,9 @@ pub(crate) fn read_block_length(
 ) -> Result<u64> {
     let rpc = client.namenode().client();
     let mut without_replica = 0;
-    let req = GetReplicaVisibleLengthRequestProto { block: lb.b.clone() };
+    let req = GetReplicaVisibleLengthRequestProto {
+        block: lb.b.clone(),
+    };
     for node in &lb.locs {
         let Some(addr) = ipc_addr(node) else {
             tracing::debug!(node = %node_name(node), "no usable IPC address");

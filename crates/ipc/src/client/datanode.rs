@@ -10,8 +10,8 @@
 use super::{rpc_methods, RpcClient};
 use ferrodfs_proto::hdfs::datanode::*;
 use ferrodfs_proto::hdfs::{
-    GetReplicaVisibleLengthRequestProto, GetReplicaVisibleLengthResponseProto,
-    VersionRequestProto, VersionResponseProto,
+    GetReplicaVisibleLengthRequestProto, GetReplicaVisibleLengthResponseProto, VersionRequestProto,
+    VersionResponseProto,
 };
 use ferrodfs_proto::protocol::{CLIENT_DATANODE, DATANODE};
 use std::net::SocketAddr;

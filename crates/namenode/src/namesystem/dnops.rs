@@ -286,7 +286,9 @@ impl FsNamesystem {
                 let Some(node) = self.dns.index_of(uuid) else {
                     tracing::info!(
                         "*DIR* reportBadBlocks for block: {}:blk_{}_{} on unknown datanode {uuid}",
-                        self.block_pool_id, block.block_id, block.gs
+                        self.block_pool_id,
+                        block.block_id,
+                        block.gs
                     );
                     continue;
                 };
@@ -297,7 +299,10 @@ impl FsNamesystem {
                     self.block_pool_id,
                     block.block_id,
                     block.gs,
-                    self.dns.node(node).map(|d| d.id.xfer_addr()).unwrap_or_default()
+                    self.dns
+                        .node(node)
+                        .map(|d| d.id.xfer_addr())
+                        .unwrap_or_default()
                 );
                 let storage = if storage_id.is_empty() {
                     self.dns.default_storage(node)

@@ -343,8 +343,7 @@ impl FsNamesystem {
             // As Hadoop, which counts missing blocks in its replication queues: none
             // before they are populated (startup safe mode below its threshold, while
             // DataNodes are still reporting), nor with no DataNode at all.
-            missing_blocks: if self.dns.live_count() == 0 || !self.replication_queues_populated()
-            {
+            missing_blocks: if self.dns.live_count() == 0 || !self.replication_queues_populated() {
                 0
             } else {
                 missing

@@ -655,7 +655,9 @@ fn safe_mode_tip_reads_as_hadoops() {
     fs.safe_mode.reached_at = Some(now);
     assert!(fs
         .safe_mode_tip(now + Duration::from_millis(10_500))
-        .ends_with("In safe mode extension. Safe mode will be turned off automatically in 19 seconds."));
+        .ends_with(
+            "In safe mode extension. Safe mode will be turned off automatically in 19 seconds."
+        ));
     fs.set_safe_mode(SafeModeAction::Enter);
     assert_eq!(
         fs.safe_mode_tip(now),
