@@ -2,6 +2,8 @@
 //! `Safe mode is ON` when it is, the cluster's capacity and block counts
 //! (`getFsStats`), then every DataNode with capacity, used, remaining and state
 //! (`getDatanodeReport`), in Hadoop's layout.
+//! `ferrodfs dfsadmin -refreshNodes`: the NameNode re-reads `dfs.hosts` and
+//! `dfs.hosts.exclude`. Both need the superuser, as in Hadoop.
 //!
 //! `ferrodfs dfsadmin -safemode enter|leave|get|wait|forceExit`: Hadoop's
 //! `setSafeMode`, printing `Safe mode is ON` / `Safe mode is OFF` as `hdfs dfsadmin`
@@ -19,7 +21,7 @@ use ferrodfs_proto::hdfs::{
 };
 use std::fmt::Write as _;
 
-const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-safemode <enter | leave | get | wait | forceExit>]\n\t[-help [cmd]]\n";
+const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-safemode <enter | leave | get | wait | forceExit>]\n\t[-refreshNodes]\n\t[-help [cmd]]\n";
 const SAFEMODE_USAGE: &str =
     "Usage: hdfs dfsadmin [-safemode enter | leave | get | wait | forceExit]";
 /// How often `-safemode wait` asks (Hadoop's `DFSAdmin.waitExitSafeMode`: 5 s).
@@ -35,11 +37,13 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     let mut rest = opts.rest.iter();
+    let mut refresh = false;
     match rest.next().map(String::as_str) {
         Some("-report") => {}
         Some("-safemode") => return safemode(&opts, rest.map(String::as_str).collect()),
+        Some("-refreshNodes") => refresh = true,
         Some("-help") => {
-            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n");
+            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n\n-refreshNodes:\tUpdates the namenode with the set of datanodes allowed to connect to the namenode.\n");
             return 0;
         }
         other => {
@@ -53,6 +57,10 @@ pub fn run(args: Vec<String>) -> i32 {
     let (mut live, mut dead) = (false, false);
     for a in rest {
         match a.as_str() {
+            other if refresh => {
+                eprintln!("refreshNodes: Illegal option {other}\n{USAGE}");
+                return 255;
+            }
             "-live" => live = true,
             "-dead" => dead = true,
             other => {
@@ -64,14 +72,25 @@ pub fn run(args: Vec<String>) -> i32 {
     if !live && !dead {
         (live, dead) = (true, true);
     }
-    let report = connect(&opts).and_then(|c| report(&c, live, dead).map_err(|e| e.to_string()));
-    match report {
+    let client = connect(&opts);
+    let (what, result) = if refresh {
+        (
+            "refreshNodes",
+            client.and_then(|c| refresh_nodes(&c).map_err(|e| e.to_string())),
+        )
+    } else {
+        (
+            "report",
+            client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string())),
+        )
+    };
+    match result {
         Ok(text) => {
             print!("{text}");
             0
         }
         Err(e) => {
-            eprintln!("report: {e}");
+            eprintln!("{what}: {e}");
             1
         }
     }
@@ -145,6 +164,21 @@ fn connect(opts: &GenericOptions) -> Result<DfsClient, String> {
             };
             DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
         })
+}
+
+/// `refreshNodes` (an empty request and reply, as prost messages of their own).
+pub fn refresh_nodes(c: &DfsClient) -> Result<String, ferrodfs_ipc::Error> {
+    use ferrodfs_namenode::rpc::client_protocol::{
+        RefreshNodesRequestProto, RefreshNodesResponseProto,
+    };
+    let nn = c.namenode();
+    let _: RefreshNodesResponseProto = nn.client().call(
+        nn.addr(),
+        ferrodfs_proto::protocol::CLIENT_NAMENODE,
+        "refreshNodes",
+        &RefreshNodesRequestProto {},
+    )?;
+    Ok("Refresh nodes successful\n".to_owned())
 }
 
 fn with_desc(n: u64) -> String {
