@@ -117,8 +117,8 @@ pub fn read_delimited<M: Message + Default>(r: &mut impl Read, what: &'static st
             max: MAX_DELIMITED_LEN as u64,
         });
     }
-    let mut buf = vec![0u8; len as usize];
-    read_exact(r, &mut buf, what)?;
+    let mut buf = Vec::new();
+    read_growing(r, &mut buf, len as usize, what)?;
     M::decode(&buf[..]).map_err(|source| Error::Decode { what, source })
 }
 
@@ -133,6 +133,38 @@ fn read_varint(r: &mut impl Read, what: &'static str) -> Result<u64> {
         }
     }
     Err(Error::BadVarint(what))
+}
+
+/// The most a reader reserves before the bytes it is waiting for have arrived.
+pub(crate) const GROW_STEP: usize = 64 * 1024;
+
+/// Reads exactly `n` bytes into `buf[..n]`, growing `buf` only as bytes arrive: never
+/// past its old length, [`GROW_STEP`] or twice what was received, whichever is most
+/// (a peer's length field alone reserves nothing). `buf` ends with length `n`.
+pub(crate) fn read_growing(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    n: usize,
+    what: &'static str,
+) -> Result<()> {
+    let mut done = 0;
+    while done < n {
+        let room = buf.len().max(2 * done).max(GROW_STEP).min(n);
+        if buf.len() < room {
+            buf.resize(room, 0);
+        }
+        read_exact(r, &mut buf[done..room], what).map_err(|e| match e {
+            Error::Truncated { what, have, .. } => Error::Truncated {
+                what,
+                need: n,
+                have: done + have,
+            },
+            e => e,
+        })?;
+        done = room;
+    }
+    buf.truncate(n);
+    Ok(())
 }
 
 /// `read_exact` with a typed error for a stream that ends early.

@@ -12,7 +12,7 @@
 //! Layout facts from Hadoop's `PacketHeader` / `PacketReceiver`; byte-exact in
 //! `docs/design/transfer.md`.
 
-use crate::op::read_exact;
+use crate::op::{read_exact, read_growing};
 use crate::{Error, Result};
 use ferrodfs_proto::hdfs::PacketHeaderProto;
 use ferrodfs_proto::Message;
@@ -146,8 +146,7 @@ impl PacketReader {
                 max: MAX_PACKET_SIZE as u64,
             });
         }
-        self.buf.resize(header_len + body_len, 0);
-        read_exact(r, &mut self.buf, "packet")?;
+        read_growing(r, &mut self.buf, header_len + body_len, "packet")?;
         let proto =
             PacketHeaderProto::decode(&self.buf[..header_len]).map_err(|source| Error::Decode {
                 what: "packet header",
@@ -170,6 +169,19 @@ impl PacketReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claimed_length_reserves_nothing_before_the_bytes_arrive() {
+        // Lengths claiming a 16 MiB packet, then three bytes.
+        let mut wire = ((MAX_PACKET_SIZE - 64) as u32).to_be_bytes().to_vec();
+        wire.extend_from_slice(&[0, 25, 1, 2, 3]);
+        let mut reader = PacketReader::new();
+        assert!(matches!(
+            reader.read(&mut &wire[..]),
+            Err(Error::Truncated { have: 3, .. })
+        ));
+        assert!(reader.buf.capacity() <= crate::op::GROW_STEP);
+    }
 
     #[test]
     fn round_trip() {
