@@ -30,6 +30,9 @@ pub const AUTH_SASL: u8 = 0xDF;
 /// Service class byte clients send by default.
 pub const DEFAULT_SERVICE_CLASS: u8 = 0;
 
+/// The most a frame reader reserves ahead of the bytes it has received.
+pub const RESERVE_STEP: usize = 64 * 1024;
+
 /// Call id of the connection context frame.
 pub const CONNECTION_CONTEXT_CALL_ID: i32 = -3;
 /// Call id of a ping.
@@ -213,7 +216,11 @@ impl FrameDecoder {
         let len = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
         let len = check_len(len, self.max_len)?;
         if self.buf.len() < 4 + len {
-            self.buf.reserve(4 + len - self.buf.len());
+            // Room for the rest of the frame, but never more than is already buffered
+            // (or a step): the buffer grows as bytes arrive, not on the header's say-so.
+            let missing = 4 + len - self.buf.len();
+            self.buf
+                .reserve(missing.min(self.buf.len().max(RESERVE_STEP)));
             return Ok(None);
         }
         self.buf.advance(4);
@@ -236,8 +243,13 @@ pub fn read_frame(reader: &mut impl Read, max_len: usize) -> Result<Bytes, Frame
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
     let len = check_len(i32::from_be_bytes(len), max_len)?;
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body)?;
+    // Grow the body as it arrives (at most doubling), not to the claimed length at once.
+    let mut body = Vec::new();
+    while body.len() < len {
+        let have = body.len();
+        body.resize(len.min(have.max(RESERVE_STEP / 2) * 2), 0);
+        reader.read_exact(&mut body[have..])?;
+    }
     Ok(Bytes::from(body))
 }
 
@@ -331,6 +343,11 @@ mod tests {
             d.next_frame(),
             Err(FrameError::BadLength { len: 101, max: 100 })
         ));
+        // A header claiming 100 MiB reserves no more than a step before the bytes come.
+        let mut d = FrameDecoder::new(128 << 20);
+        d.extend(&(100u32 << 20).to_be_bytes());
+        assert!(d.next_frame().unwrap().is_none());
+        assert!(d.buffer_mut().capacity() <= 4 + RESERVE_STEP);
         let mut d = FrameDecoder::new(100);
         d.extend(&(-1i32).to_be_bytes());
         assert!(matches!(
