@@ -104,7 +104,8 @@ pub struct AllocBound {
 impl AllocBound {
     /// The bound for an input of `len` bytes.
     pub fn for_len(&self, len: usize) -> usize {
-        self.fixed.saturating_add(self.per_input_byte.saturating_mul(len))
+        self.fixed
+            .saturating_add(self.per_input_byte.saturating_mul(len))
     }
 }
 

@@ -42,17 +42,43 @@ const INTERESTING: &[u64] = &[
 /// One edit of an input. Positions are taken modulo the input's length.
 #[derive(Debug, Clone)]
 pub enum Mutation {
-    FlipBit { pos: usize, bit: u8 },
-    SetByte { pos: usize, byte: u8 },
-    Insert { pos: usize, bytes: Vec<u8> },
-    Delete { pos: usize, len: usize },
+    FlipBit {
+        pos: usize,
+        bit: u8,
+    },
+    SetByte {
+        pos: usize,
+        byte: u8,
+    },
+    Insert {
+        pos: usize,
+        bytes: Vec<u8>,
+    },
+    Delete {
+        pos: usize,
+        len: usize,
+    },
     /// An interesting integer written big-endian in 1, 2, 4 or 8 bytes, or as a varint.
-    Integer { pos: usize, which: usize, width: u8 },
+    Integer {
+        pos: usize,
+        which: usize,
+        width: u8,
+    },
     /// Bytes copied from another seed.
-    Splice { seed: usize, from: usize, pos: usize, len: usize },
+    Splice {
+        seed: usize,
+        from: usize,
+        pos: usize,
+        len: usize,
+    },
     /// A run of the input repeated in place.
-    Duplicate { pos: usize, len: usize },
-    Truncate { len: usize },
+    Duplicate {
+        pos: usize,
+        len: usize,
+    },
+    Truncate {
+        len: usize,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -144,15 +170,13 @@ pub fn inputs(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
         return random.boxed();
     }
     let n = seeds.len();
-    let mutated = (0..n, proptest::collection::vec(mutation(), 0..8)).prop_map(
-        move |(i, muts)| {
-            let mut input = seeds[i].clone();
-            for m in &muts {
-                apply(&mut input, m, &seeds);
-            }
-            input
-        },
-    );
+    let mutated = (0..n, proptest::collection::vec(mutation(), 0..8)).prop_map(move |(i, muts)| {
+        let mut input = seeds[i].clone();
+        for m in &muts {
+            apply(&mut input, m, &seeds);
+        }
+        input
+    });
     prop_oneof![9 => mutated, 1 => random].boxed()
 }
 
@@ -172,6 +196,7 @@ pub fn fuzz(target: &Target, seeds: &[Vec<u8>], cases: u32, rng_seed: u64) -> Ou
     if let Some(warm_up) = target.warm_up {
         warm_up();
     }
+    let _quiet = QuietPanics::new();
     let execs = std::cell::Cell::new(0u64);
     let check = |input: &[u8]| -> Result<(), TestCaseError> {
         execs.set(execs.get() + 1);
@@ -214,6 +239,36 @@ pub fn fuzz(target: &Target, seeds: &[Vec<u8>], cases: u32, rng_seed: u64) -> Ou
     Outcome {
         execs: execs.get(),
         failure: result.err().map(|e| format!("{e}")),
+    }
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, panics on this thread print nothing (proptest catches them, and
+/// shrinking makes hundreds); the final failure is reported with its input instead.
+struct QuietPanics;
+
+impl QuietPanics {
+    fn new() -> QuietPanics {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(std::cell::Cell::get) {
+                    default(info);
+                }
+            }));
+        });
+        QUIET.with(|q| q.set(true));
+        QuietPanics
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(false));
     }
 }
 

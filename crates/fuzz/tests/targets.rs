@@ -20,11 +20,19 @@ fn run(name: &str) {
     let t0 = Instant::now();
     let out = mutate::fuzz(target, &seeds, cases, 0x5eed);
     let took = t0.elapsed();
-    eprintln!("{name}: {} execs in {took:?}, {} seeds", out.execs, seeds.len());
+    eprintln!(
+        "{name}: {} execs in {took:?}, {} seeds",
+        out.execs,
+        seeds.len()
+    );
     if let Some(f) = out.failure {
         panic!("{name}: {f}");
     }
-    assert!(out.execs >= u64::from(cases), "{name}: only {} execs", out.execs);
+    assert!(
+        out.execs >= u64::from(cases),
+        "{name}: only {} execs",
+        out.execs
+    );
     assert!(took < TIME_BUDGET, "{name}: {took:?} over the CI budget");
 }
 

@@ -53,7 +53,9 @@ fn main() -> ExitCode {
         let mut batch = 0u64;
         let mut failure = None;
         while execs < cases && deadline.is_none_or(|d| Instant::now() < d) {
-            let n = BATCH.min(u32::try_from(cases - execs).unwrap_or(BATCH)).max(1);
+            let n = BATCH
+                .min(u32::try_from(cases - execs).unwrap_or(BATCH))
+                .max(1);
             let out = mutate::fuzz(target, &seeds, n, seed.wrapping_add(batch));
             execs += out.execs;
             batch += 1;

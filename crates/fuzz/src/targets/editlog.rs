@@ -56,7 +56,10 @@ pub fn editlog_segment(data: &[u8]) {
         return;
     }
     if let Ok(scan) = segment::read_segment(&path, mode & 1 != 0) {
-        assert!(scan.valid_len as usize <= file.len(), "valid_len past the file");
+        assert!(
+            scan.valid_len as usize <= file.len(),
+            "valid_len past the file"
+        );
     }
 }
 

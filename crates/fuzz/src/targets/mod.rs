@@ -24,9 +24,12 @@ pub struct Target {
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
-/// Decoders of wire bytes: a working buffer of 64 KiB, and a few copies of the input.
+/// Decoders of wire bytes: working buffers that grow in 64 KiB steps (a `BytesMut` may
+/// double one of them once: 128 KiB, plus slack), and a few copies of the input. A
+/// buffer reserved from a length field (1 MiB op message, 16 MiB packet, 128 MiB frame)
+/// is over it.
 const WIRE: AllocBound = AllocBound {
-    fixed: 64 * KIB,
+    fixed: 256 * KIB,
     per_input_byte: 8,
 };
 

@@ -98,7 +98,10 @@ pub fn rpc_connection(data: &[u8]) {
 
 /// Drives a [`ConnState`] over `data` (control byte + stream) and hands each
 /// [`Event::Call`] to `on_call`; shared with the NameNode dispatch target.
-pub fn for_each_event(data: &[u8], mut on_call: impl FnMut(ferrodfs_ipc::server::connection::IncomingCall)) {
+pub fn for_each_event(
+    data: &[u8],
+    mut on_call: impl FnMut(ferrodfs_ipc::server::connection::IncomingCall),
+) {
     let Some((&control, stream)) = data.split_first() else {
         return;
     };
