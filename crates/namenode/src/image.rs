@@ -144,6 +144,9 @@ fn parse(
     let mut fs: Option<FsNamesystem> = None;
     for i in 0..count {
         let id = r.u64()?;
+        if id >= next_inode_id {
+            return Err(corrupt("inode id not below the image's next inode id").into());
+        }
         let parent = r.u64()?;
         let name = r.bytes()?;
         let kind = r.u8()?;
