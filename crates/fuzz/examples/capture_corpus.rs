@@ -232,7 +232,10 @@ fn run_clients(rec: &Recorder, nn: SocketAddr, work: &Path) -> anyhow::Result<()
     let small = work.join("small.txt");
     std::fs::write(&small, b"hello, ferrodfs fuzz corpus\n".repeat(40))?;
     let big = work.join("big.bin");
-    std::fs::write(&big, (0..150_000u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>())?;
+    std::fs::write(
+        &big,
+        (0..150_000u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>(),
+    )?;
     let (small_s, big_s) = (small.display().to_string(), big.display().to_string());
 
     set("go");
@@ -296,7 +299,9 @@ fn run_clients(rec: &Recorder, nn: SocketAddr, work: &Path) -> anyhow::Result<()
         let r = client.read("/native/big").await?;
         let _ = r.read_range(0, r.file_length()).await?;
         let _ = client.list_status("/native", false).await?;
-        client.rename("/native/big", "/native/renamed", false).await?;
+        client
+            .rename("/native/big", "/native/renamed", false)
+            .await?;
         client.delete("/native/renamed", true).await?;
         Ok::<_, hdfs_native::HdfsError>(())
     })?;
@@ -400,7 +405,11 @@ fn files_seeds(c: &mut Corpus, name_dir: &Path, image: &[u8]) -> anyhow::Result<
     for path in segments {
         let data = std::fs::read(&path)?;
         c.add("editlog_segment", "namenode", [&[0u8][..], &data].concat());
-        c.add("editlog_segment", "namenode-torn", [&[1u8][..], &data].concat());
+        c.add(
+            "editlog_segment",
+            "namenode-torn",
+            [&[1u8][..], &data].concat(),
+        );
         // Records, re-framed by the harness (mode 2), and each op alone.
         let mut framed = vec![2u8];
         let mut pos = SEGMENT_HEADER_LEN;

@@ -119,8 +119,9 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "image",
         run: editlog::image,
+        // The dense inode table for ids up to `editlog::MAX_NEXT_INODE_ID`, doubled.
         bound: AllocBound {
-            fixed: MIB,
+            fixed: 16 * MIB,
             per_input_byte: 32,
         },
         warm_up: None,
