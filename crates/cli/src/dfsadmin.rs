@@ -1,6 +1,8 @@
 //! `ferrodfs dfsadmin -report [-live] [-dead]`: Hadoop's `hdfs dfsadmin -report` —
 //! the cluster's capacity and block counts (`getFsStats`), then every DataNode with
 //! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout.
+//! `ferrodfs dfsadmin -refreshNodes`: the NameNode re-reads `dfs.hosts` and
+//! `dfs.hosts.exclude`. Both need the superuser, as in Hadoop.
 
 use crate::dfs::format::{byte_desc, java_date, java_fixed};
 use ferrodfs_client::{ClientConf, DfsClient};
@@ -12,8 +14,7 @@ use ferrodfs_proto::hdfs::{
 };
 use std::fmt::Write as _;
 
-const USAGE: &str =
-    "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-help [cmd]]\n";
+const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-refreshNodes]\n\t[-help [cmd]]\n";
 
 /// Runs `ferrodfs dfsadmin <args>`; returns the exit status.
 pub fn run(args: Vec<String>) -> i32 {
@@ -25,10 +26,12 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     let mut rest = opts.rest.iter();
+    let mut refresh = false;
     match rest.next().map(String::as_str) {
         Some("-report") => {}
+        Some("-refreshNodes") => refresh = true,
         Some("-help") => {
-            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n");
+            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n\n-refreshNodes:\tUpdates the namenode with the set of datanodes allowed to connect to the namenode.\n");
             return 0;
         }
         other => {
@@ -42,6 +45,10 @@ pub fn run(args: Vec<String>) -> i32 {
     let (mut live, mut dead) = (false, false);
     for a in rest {
         match a.as_str() {
+            other if refresh => {
+                eprintln!("refreshNodes: Illegal option {other}\n{USAGE}");
+                return 255;
+            }
             "-live" => live = true,
             "-dead" => dead = true,
             other => {
@@ -71,17 +78,42 @@ pub fn run(args: Vec<String>) -> i32 {
             };
             DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
         });
-    let report = client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string()));
-    match report {
+    let (what, result) = if refresh {
+        (
+            "refreshNodes",
+            client.and_then(|c| refresh_nodes(&c).map_err(|e| e.to_string())),
+        )
+    } else {
+        (
+            "report",
+            client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string())),
+        )
+    };
+    match result {
         Ok(text) => {
             print!("{text}");
             0
         }
         Err(e) => {
-            eprintln!("report: {e}");
+            eprintln!("{what}: {e}");
             1
         }
     }
+}
+
+/// `refreshNodes` (an empty request and reply, as prost messages of their own).
+pub fn refresh_nodes(c: &DfsClient) -> Result<String, ferrodfs_ipc::Error> {
+    use ferrodfs_namenode::rpc::client_protocol::{
+        RefreshNodesRequestProto, RefreshNodesResponseProto,
+    };
+    let nn = c.namenode();
+    let _: RefreshNodesResponseProto = nn.client().call(
+        nn.addr(),
+        ferrodfs_proto::protocol::CLIENT_NAMENODE,
+        "refreshNodes",
+        &RefreshNodesRequestProto {},
+    )?;
+    Ok("Refresh nodes successful\n".to_owned())
 }
 
 fn with_desc(n: u64) -> String {
