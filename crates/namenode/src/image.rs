@@ -185,6 +185,9 @@ fn parse(
                 let mut ids = Vec::with_capacity((nblocks as usize).min(r.remaining() / 24));
                 for _ in 0..nblocks {
                     let (b, gs, len) = (r.u64()?, r.u64()?, r.u64()?);
+                    if b >= next_block_id {
+                        return Err(corrupt("block id not below the image's next block id").into());
+                    }
                     ids.push(b);
                     if !fs
                         .blocks
