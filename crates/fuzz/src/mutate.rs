@@ -84,16 +84,16 @@ pub enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let pos = any::<usize>();
     prop_oneof![
-        3 => (pos.clone(), 0u8..8).prop_map(|(pos, bit)| Mutation::FlipBit { pos, bit }),
-        2 => (pos.clone(), any::<u8>()).prop_map(|(pos, byte)| Mutation::SetByte { pos, byte }),
-        2 => (pos.clone(), proptest::collection::vec(any::<u8>(), 1..32))
+        3 => (pos, 0u8..8).prop_map(|(pos, bit)| Mutation::FlipBit { pos, bit }),
+        2 => (pos, any::<u8>()).prop_map(|(pos, byte)| Mutation::SetByte { pos, byte }),
+        2 => (pos, proptest::collection::vec(any::<u8>(), 1..32))
             .prop_map(|(pos, bytes)| Mutation::Insert { pos, bytes }),
-        2 => (pos.clone(), 1usize..64).prop_map(|(pos, len)| Mutation::Delete { pos, len }),
-        3 => (pos.clone(), 0..INTERESTING.len(), 0u8..5)
+        2 => (pos, 1usize..64).prop_map(|(pos, len)| Mutation::Delete { pos, len }),
+        3 => (pos, 0..INTERESTING.len(), 0u8..5)
             .prop_map(|(pos, which, width)| Mutation::Integer { pos, which, width }),
-        2 => (any::<usize>(), pos.clone(), pos.clone(), 1usize..256)
+        2 => (any::<usize>(), pos, pos, 1usize..256)
             .prop_map(|(seed, from, pos, len)| Mutation::Splice { seed, from, pos, len }),
-        1 => (pos.clone(), 1usize..256).prop_map(|(pos, len)| Mutation::Duplicate { pos, len }),
+        1 => (pos, 1usize..256).prop_map(|(pos, len)| Mutation::Duplicate { pos, len }),
         1 => pos.prop_map(|len| Mutation::Truncate { len }),
     ]
 }
