@@ -13,7 +13,10 @@
 //!   transfers), data by `sendfile` with the stored checksums;
 //! * [`checksum_op`]: BLOCK_CHECKSUM (MD5 of the stored CRCs);
 //! * [`transfer`]: TRANSFER_BLOCK and NameNode-ordered replication
-//!   (`DataTransfer`).
+//!   (`DataTransfer`);
+//! * [`oob`]: out-of-band acks (OOB_RESTART to every writer when the node shuts
+//!   down for a restart);
+//! * [`ecn`]: the congestion signal in acks (`dfs.pipeline.ecn`).
 //!
 //! Differences from Hadoop, on purpose: every node of a pipeline verifies the
 //! packet checksums (Hadoop verifies only on the last node), so corrupt data
@@ -21,6 +24,8 @@
 //! closes the connection without a reply (bad version, failed replica set-up).
 
 pub mod checksum_op;
+pub mod ecn;
+pub mod oob;
 pub mod receiver;
 pub mod responder;
 pub mod sender;
@@ -68,7 +73,7 @@ pub const WRITE_TIMEOUT_EXTENSION: Duration = Duration::from_secs(5);
 pub const READ_PACKET_DATA_SIZE: usize = 64 * 1024;
 
 /// Settings of the data-transfer server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct XceiverConfig {
     /// Read timeout on transfer sockets (`dfs.client.socket-timeout`).
     pub socket_timeout: Duration,
@@ -85,6 +90,8 @@ pub struct XceiverConfig {
     /// Verify stored checksums while serving READ_BLOCK (Hadoop leaves this
     /// to the client); a mismatch fails the read and is logged.
     pub verify_on_read: bool,
+    /// The congestion signal in acks (`dfs.pipeline.ecn`).
+    pub ecn: ecn::EcnConfig,
 }
 
 impl Default for XceiverConfig {
@@ -96,6 +103,7 @@ impl Default for XceiverConfig {
             max_transfer_threads: DFS_DATANODE_MAX_TRANSFER_THREADS_DEFAULT,
             transfer_to: true,
             verify_on_read: false,
+            ecn: ecn::EcnConfig::default(),
         }
     }
 }
@@ -116,6 +124,7 @@ impl XceiverConfig {
             )? as usize,
             transfer_to: conf.get_bool(DFS_DATANODE_TRANSFERTO_ALLOWED_KEY, d.transfer_to)?,
             verify_on_read: d.verify_on_read,
+            ecn: ecn::EcnConfig::from_conf(conf)?,
         })
     }
 }
@@ -128,6 +137,12 @@ pub(crate) struct Ctx {
     /// This node's transfer address as peers should dial it.
     pub(crate) xfer_addr: SocketAddr,
     pub(crate) conns: server::Connections,
+    /// Client writes being served (for OOB acks).
+    pub(crate) writers: oob::Writers,
+    /// This node's congestion signal.
+    pub(crate) ecn: ecn::Ecn,
+    /// Set when the node shuts down for a restart: replicas being written stay RBW.
+    pub(crate) restarting: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx {

@@ -137,10 +137,13 @@ impl DataXceiverServer {
         }
         let ctx = Arc::new(Ctx {
             ds,
-            conf,
             events,
             xfer_addr: addr,
+            ecn: super::ecn::Ecn::new(conf.ecn),
+            conf,
             conns: Connections::default(),
+            writers: super::oob::Writers::default(),
+            restarting: std::sync::atomic::AtomicBool::new(false),
         });
         let c = ctx.clone();
         let acceptor = spawn_named(format!("DataXceiverServer-{}", addr.port()), move || {
