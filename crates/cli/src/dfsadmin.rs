@@ -1,6 +1,8 @@
 //! `ferrodfs dfsadmin -report [-live] [-dead]`: Hadoop's `hdfs dfsadmin -report` —
 //! the cluster's capacity and block counts (`getFsStats`), then every DataNode with
-//! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout.
+//! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout;
+//! `-shutdownDatanode <host:ipc_port> [upgrade]` and `-getDatanodeInfo <host:ipc_port>`
+//! on a DataNode's ClientDatanodeProtocol, with Hadoop's output.
 
 use crate::dfs::format::{byte_desc, java_date, java_fixed};
 use ferrodfs_client::{ClientConf, DfsClient};
@@ -10,10 +12,22 @@ use ferrodfs_proto::hdfs::{
     DatanodeInfoProto, DatanodeReportTypeProto, GetDatanodeReportRequestProto,
     GetFsStatusRequestProto,
 };
+use ferrodfs_ipc::{ClientConfig, RetryPolicy, RpcClient};
+use ferrodfs_proto::hdfs::{
+    GetDatanodeInfoRequestProto, GetDatanodeInfoResponseProto, ShutdownDatanodeRequestProto,
+    ShutdownDatanodeResponseProto,
+};
+use ferrodfs_proto::protocol::CLIENT_DATANODE;
 use std::fmt::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
-const USAGE: &str =
-    "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-help [cmd]]\n";
+const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t\
+[-shutdownDatanode <datanode_host:ipc_port> [upgrade]]\n\t\
+[-getDatanodeInfo <datanode_host:ipc_port>]\n\t[-help [cmd]]\n";
+const SHUTDOWN_USAGE: &str =
+    "Usage: ferrodfs dfsadmin [-shutdownDatanode <datanode_host:ipc_port> [upgrade]]\n";
+const INFO_USAGE: &str = "Usage: ferrodfs dfsadmin [-getDatanodeInfo <datanode_host:ipc_port>]\n";
 
 /// Runs `ferrodfs dfsadmin <args>`; returns the exit status.
 pub fn run(args: Vec<String>) -> i32 {
@@ -27,6 +41,14 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut rest = opts.rest.iter();
     match rest.next().map(String::as_str) {
         Some("-report") => {}
+        Some("-shutdownDatanode") => {
+            let args: Vec<&str> = rest.map(String::as_str).collect();
+            return shutdown_datanode(&args);
+        }
+        Some("-getDatanodeInfo") => {
+            let args: Vec<&str> = rest.map(String::as_str).collect();
+            return get_datanode_info(&args);
+        }
         Some("-help") => {
             print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n");
             return 0;
@@ -80,6 +102,87 @@ pub fn run(args: Vec<String>) -> i32 {
         Err(e) => {
             eprintln!("report: {e}");
             1
+        }
+    }
+}
+
+/// A DataNode's ClientDatanodeProtocol at `host:ipc_port`.
+fn datanode_rpc(addr: &str) -> Result<(RpcClient, SocketAddr), String> {
+    let sa = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    let rpc = RpcClient::new(ClientConfig {
+        call_timeout: Some(Duration::from_secs(60)),
+        retry: RetryPolicy::NONE,
+        ..ClientConfig::default()
+    });
+    Ok((rpc, sa))
+}
+
+/// `-shutdownDatanode <datanode_host:ipc_port> [upgrade]`: Hadoop's
+/// `DFSAdmin.shutdownDatanode` (prints "Submitted a shutdown request to datanode ...").
+fn shutdown_datanode(args: &[&str]) -> i32 {
+    let (dn, upgrade) = match args {
+        [dn] => (*dn, false),
+        [dn, u] if u.eq_ignore_ascii_case("upgrade") => (*dn, true),
+        _ => {
+            eprint!("{SHUTDOWN_USAGE}");
+            return 255;
+        }
+    };
+    let result = datanode_rpc(dn).and_then(|(rpc, sa)| {
+        rpc.call::<_, ShutdownDatanodeResponseProto>(
+            sa,
+            CLIENT_DATANODE,
+            "shutdownDatanode",
+            &ShutdownDatanodeRequestProto {
+                for_upgrade: upgrade,
+            },
+        )
+        .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(_) => {
+            println!("Submitted a shutdown request to datanode {dn}");
+            0
+        }
+        Err(e) => {
+            eprintln!("shutdownDatanode: {e}");
+            255
+        }
+    }
+}
+
+/// `-getDatanodeInfo <datanode_host:ipc_port>`: Hadoop's
+/// `DatanodeLocalInfo.getDatanodeLocalReport()` line.
+fn get_datanode_info(args: &[&str]) -> i32 {
+    let [dn] = args else {
+        eprint!("{INFO_USAGE}");
+        return 255;
+    };
+    let result = datanode_rpc(dn).and_then(|(rpc, sa)| {
+        rpc.call::<_, GetDatanodeInfoResponseProto>(
+            sa,
+            CLIENT_DATANODE,
+            "getDatanodeInfo",
+            &GetDatanodeInfoRequestProto {},
+        )
+        .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(r) => {
+            let i = r.local_info;
+            println!(
+                "Uptime: {}, Software version: {}, Config version: {}",
+                i.uptime, i.software_version, i.config_version
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("getDatanodeInfo: Datanode unreachable. {e}");
+            255
         }
     }
 }

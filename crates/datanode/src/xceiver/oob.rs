@@ -92,7 +92,38 @@ impl UpstreamAcks {
     /// Sends an OOB ack: this node's `status` (`downstream` empty), or a relayed one
     /// (`[SUCCESS, downstream...]`). At most one OOB ack goes up per write.
     pub(crate) fn send_oob(&self, status: Status, downstream: &[NodeReply]) -> std::io::Result<()> {
-        let mut sent = self.lock();
+        self.send_oob_within(status, downstream, None)
+    }
+
+    /// [`UpstreamAcks::send_oob`], waiting at most `turn` for an ack being sent to
+    /// finish (Hadoop's "Could not send OOB reponse in time").
+    pub(crate) fn send_oob_within(
+        &self,
+        status: Status,
+        downstream: &[NodeReply],
+        turn: Option<Duration>,
+    ) -> std::io::Result<()> {
+        let mut sent = match turn {
+            None => self.lock(),
+            Some(t) => {
+                let deadline = std::time::Instant::now() + t;
+                loop {
+                    match self.oob_sent.try_lock() {
+                        Ok(g) => break g,
+                        Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                        Err(std::sync::TryLockError::WouldBlock) => {
+                            if std::time::Instant::now() >= deadline {
+                                return Err(std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    format!("Could not send OOB response in time: {status:?}"),
+                                ));
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                }
+            }
+        };
         if *sent {
             return Ok(());
         }
@@ -153,12 +184,12 @@ impl Writers {
         self.lock().1.values().cloned().collect()
     }
 
-    /// Sends an OOB_RESTART ack to every writer (Hadoop's `sendOOBToPeers`), each
-    /// send bounded by the socket's write timeout; returns the writes notified.
-    pub(crate) fn send_oob_restart(&self) -> Vec<WriterEntry> {
+    /// Sends an OOB_RESTART ack to every writer (Hadoop's `sendOOBToPeers`), waiting
+    /// at most `turn` per writer for its turn on the socket; returns the writes.
+    pub(crate) fn send_oob_restart(&self, turn: Duration) -> Vec<WriterEntry> {
         let writers = self.current();
         for w in &writers {
-            match w.acks.send_oob(Status::OobRestart, &[]) {
+            match w.acks.send_oob_within(Status::OobRestart, &[], Some(turn)) {
                 Ok(()) => tracing::info!(
                     block = w.block_id,
                     "sent an out of band ack of type OOB_RESTART"

@@ -93,6 +93,12 @@ impl Connections {
         self.lock().stopping
     }
 
+    /// Refuses new connections (the acceptor ends at the next one) but leaves the
+    /// open ones alone: the first step of a shutdown for restart.
+    pub(crate) fn stop_accepting(&self) {
+        self.lock().stopping = true;
+    }
+
     /// Number of connection threads running.
     pub(crate) fn xceiver_count(&self) -> usize {
         self.xceivers.load(Ordering::Relaxed)
