@@ -31,7 +31,9 @@ const MIB: u64 = 1024 * 1024;
 /// File length: four full 1 MiB blocks and a partial one.
 const LEN: u64 = 4 * MIB + 12_345;
 const PIECE: usize = 64 * 1024;
-const PAUSE: Duration = Duration::from_millis(40);
+const PAUSE: Duration = Duration::from_millis(60);
+/// Where our writer waits for the Java writer (which starts slower) to catch up.
+const GATE: u64 = MIB + MIB / 2;
 /// Hadoop's `dfs.client.datanode-restart.timeout` default.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(120);
@@ -274,10 +276,19 @@ fn pipelines_wait_for_a_datanode_restarting_for_upgrade() {
         "{info_line:?}"
     );
 
-    // Both writers start.
+    // Both writers start; ours waits at the gate for the Java one (JVM start-up).
     let ours_progress = Arc::new(AtomicU64::new(0));
+    let java_progress = Arc::new(AtomicU64::new(0));
+    let java_log = Arc::new(Mutex::new(String::new()));
+    let mut java = start_java_writer(
+        dir.path(),
+        nn_addr,
+        Arc::clone(&java_progress),
+        Arc::clone(&java_log),
+    );
     let ours = {
         let progress = Arc::clone(&ours_progress);
+        let java_progress = Arc::clone(&java_progress);
         std::thread::spawn(move || {
             let client = DfsClient::new(
                 nn_addr,
@@ -303,26 +314,22 @@ fn pipelines_wait_for_a_datanode_restarting_for_upgrade() {
                 std::io::Write::write_all(&mut out, p).unwrap();
                 out.hflush().unwrap();
                 done += p.len() as u64;
+                if done > GATE {
+                    wait_until("the Java writer at the gate", || {
+                        java_progress.load(Ordering::SeqCst) > GATE
+                    });
+                }
                 progress.store(done, Ordering::SeqCst);
                 std::thread::sleep(PAUSE);
             }
             out.close().unwrap();
         })
     };
-    let java_progress = Arc::new(AtomicU64::new(0));
-    let java_log = Arc::new(Mutex::new(String::new()));
-    let mut java = start_java_writer(
-        dir.path(),
-        nn_addr,
-        Arc::clone(&java_progress),
-        Arc::clone(&java_log),
-    );
 
     // Both are in their second block: restart DataNode 1 (every node is in both
     // pipelines: three nodes, replication 3).
-    wait_until("both writers past 1.5 MiB", || {
-        ours_progress.load(Ordering::SeqCst) > MIB + MIB / 2
-            && java_progress.load(Ordering::SeqCst) > MIB + MIB / 2
+    wait_until("both writers past the gate", || {
+        ours_progress.load(Ordering::SeqCst) > GATE && java_progress.load(Ordering::SeqCst) > GATE
     });
     let shut = Command::new(BIN)
         .args(["dfsadmin", "-shutdownDatanode"])
