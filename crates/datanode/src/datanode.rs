@@ -279,6 +279,18 @@ impl DataNode {
         self.server.ctx().ecn.congested_acks()
     }
 
+    /// Replaces the ECN settings read at start (`dfs.pipeline.ecn`,
+    /// `dfs.pipeline.congestion.ratio`).
+    pub fn set_ecn(&self, config: crate::xceiver::ecn::EcnConfig) {
+        self.server.ctx().ecn.set_config(config);
+    }
+
+    /// Limits this node's packet writes to `bytes_per_sec` in all (0: no limit): a
+    /// slow disk for congestion tests and benchmarks (`xceiver::slow_disk`).
+    pub fn set_disk_write_bandwidth(&self, bytes_per_sec: u64) {
+        self.server.ctx().slow_disk.set_bandwidth(bytes_per_sec);
+    }
+
     /// The block store.
     pub fn dataset(&self) -> &FsDataset {
         &self.ds

@@ -16,10 +16,19 @@ use ferrodfs_proto::hdfs::{DatanodeInfoProto, Status};
 use ferrodfs_transfer::ack::{Ecn, PipelineAck};
 use ferrodfs_transfer::packet::HEART_BEAT_SEQNO;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+/// Acks with an ECN CONGESTED reply this process's writers have received.
+static CONGESTED_ACKS: AtomicU64 = AtomicU64::new(0);
+
+/// Acks with an ECN CONGESTED reply received by every writer of this process so far
+/// (for tests and benchmarks).
+pub fn congested_acks() -> u64 {
+    CONGESTED_ACKS.load(Ordering::Relaxed)
+}
 
 /// What one ack's replies say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +135,14 @@ fn run(
         };
         match check_replies(&ack) {
             AckVerdict::Success { congested } => {
+                // Hadoop: a congested ack asks for a back-off; any other ack ends the
+                // congestion and resets the growing back-off.
+                let mut s = queues.lock();
+                s.congested = congested;
                 if congested {
-                    queues.lock().congested = true;
+                    CONGESTED_ACKS.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    s.last_congestion_backoff = Duration::ZERO;
                 }
             }
             AckVerdict::Restarting(i) => {

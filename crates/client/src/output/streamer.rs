@@ -91,7 +91,6 @@ pub struct DataStreamer {
     pub(super) last_acked_before_failure: i64,
     pub(super) recovery_count: u32,
     last_packet_at: Instant,
-    last_congestion_backoff: Duration,
 }
 
 /// What the wait for work produced.
@@ -130,7 +129,6 @@ impl DataStreamer {
             last_acked_before_failure: -1,
             recovery_count: 0,
             last_packet_at: Instant::now(),
-            last_congestion_backoff: Duration::ZERO,
         };
         if let Start::Append(lb) = start {
             let len = lb.b.num_bytes.unwrap_or(0) as i64;
@@ -406,15 +404,18 @@ impl DataStreamer {
     /// Hadoop's `backOffIfNecessary`: after an ack signalled congestion, sleep a
     /// randomised time growing with each consecutive back-off.
     fn back_off_if_congested(&mut self) {
-        let congested = std::mem::take(&mut self.queues.lock().congested);
-        if !congested {
-            return;
-        }
-        let last = self.last_congestion_backoff;
-        let range = (last * 3).abs_diff(CONGESTION_BACKOFF_MEAN);
-        let base = (last * 3).min(CONGESTION_BACKOFF_MEAN);
-        let t = (base + range.mul_f64(jitter())).min(CONGESTION_BACKOFF_MAX);
-        self.last_congestion_backoff = t;
+        let t = {
+            let mut s = self.queues.lock();
+            if !std::mem::take(&mut s.congested) {
+                return;
+            }
+            let last = s.last_congestion_backoff;
+            let range = (last * 3).abs_diff(CONGESTION_BACKOFF_MEAN);
+            let base = (last * 3).min(CONGESTION_BACKOFF_MEAN);
+            let t = (base + range.mul_f64(jitter())).min(CONGESTION_BACKOFF_MAX);
+            s.last_congestion_backoff = t;
+            t
+        };
         tracing::info!(file = %self.ctx.src, backoff = ?t, "pipeline congested; backing off");
         thread::sleep(t);
     }

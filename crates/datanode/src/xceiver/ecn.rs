@@ -10,7 +10,7 @@
 //!
 //! Both sides count: [`Ecn::congested_acks`] here, the client its own.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,9 @@ impl EcnConfig {
 /// This node's congestion state.
 #[derive(Debug)]
 pub struct Ecn {
-    config: EcnConfig,
+    enabled: AtomicBool,
+    /// `congestion_ratio` as `f64` bits.
+    ratio: AtomicU64,
     cpus: usize,
     writes_in_progress: AtomicUsize,
     congested_acks: AtomicU64,
@@ -86,7 +88,8 @@ impl Ecn {
     pub(crate) fn new(config: EcnConfig) -> Ecn {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ecn {
-            config,
+            enabled: AtomicBool::new(config.enabled),
+            ratio: AtomicU64::new(config.congestion_ratio.to_bits()),
             cpus,
             writes_in_progress: AtomicUsize::new(0),
             congested_acks: AtomicU64::new(0),
@@ -98,6 +101,13 @@ impl Ecn {
     pub(crate) fn write_started(&self) -> WriteInProgress<'_> {
         self.writes_in_progress.fetch_add(1, Ordering::Relaxed);
         WriteInProgress(&self.writes_in_progress)
+    }
+
+    /// Replaces the settings read at start.
+    pub(crate) fn set_config(&self, config: EcnConfig) {
+        self.ratio
+            .store(config.congestion_ratio.to_bits(), Ordering::Relaxed);
+        self.enabled.store(config.enabled, Ordering::Relaxed);
     }
 
     /// Acks this node marked CONGESTED since it started.
@@ -119,12 +129,13 @@ impl Ecn {
 
     /// The signal for this node's reply in the next ack (counted when CONGESTED).
     pub(crate) fn signal(&self) -> EcnFlag {
-        if !self.config.enabled {
+        if !self.enabled.load(Ordering::Relaxed) {
             return EcnFlag::Disabled;
         }
         let queue = self.writes_in_progress.load(Ordering::Relaxed);
         let congested = queue > WRITE_QUEUE_PER_CPU * self.cpus
-            || self.load_average() > self.cpus as f64 * self.config.congestion_ratio;
+            || self.load_average()
+                > self.cpus as f64 * f64::from_bits(self.ratio.load(Ordering::Relaxed));
         if congested {
             self.congested_acks.fetch_add(1, Ordering::Relaxed);
             EcnFlag::Congested

@@ -29,6 +29,7 @@ pub mod oob;
 pub mod receiver;
 pub mod responder;
 pub mod sender;
+pub(crate) mod slow_disk;
 pub mod server;
 pub mod transfer;
 
@@ -141,6 +142,8 @@ pub(crate) struct Ctx {
     pub(crate) writers: oob::Writers,
     /// This node's congestion signal.
     pub(crate) ecn: ecn::Ecn,
+    /// A write bandwidth limit for tests and benchmarks (off by default).
+    pub(crate) slow_disk: slow_disk::SlowDisk,
     /// Set when the node shuts down for a restart: replicas being written stay RBW.
     pub(crate) restarting: std::sync::atomic::AtomicBool,
 }

@@ -687,6 +687,7 @@ fn receive_loop(
         forward(mirror, mirror_failed, &pkt);
         let end = h.offset_in_block as u64 + pkt.data().len() as u64;
         let in_progress = ctx.ecn.write_started();
+        ctx.slow_disk.write(pkt.data().len());
         if let Err(e) = store(w, &req.requested, &pkt) {
             if let Error::PacketChecksum { offset, .. } = e {
                 tracing::warn!(

@@ -149,6 +149,7 @@ impl DataXceiverServer {
             conf,
             conns: Connections::default(),
             writers: super::oob::Writers::default(),
+            slow_disk: super::slow_disk::SlowDisk::default(),
             restarting: std::sync::atomic::AtomicBool::new(false),
         });
         let c = ctx.clone();
