@@ -25,6 +25,10 @@ const MIB: usize = 1024 * 1024;
 const PER_WRITER: usize = 4 * MIB;
 /// The slow disk: 16 MiB/s for the whole node.
 const BANDWIDTH: u64 = 16 * MIB as u64;
+/// `dfs.client.congestion.backoff.mean.time` for the writers: Hadoop's 5 s default
+/// idles a disk that drains a writer's packet in milliseconds (0.54x of ECN off in
+/// a first run); 100 ms is on the scale of this disk's queue.
+const BACKOFF_MEAN: Duration = Duration::from_millis(100);
 
 struct Round {
     mb_per_s: f64,
@@ -54,6 +58,8 @@ fn round(cluster: &MiniCluster, ecn: bool, n: usize) -> Round {
                     cluster.namenode_addr(),
                     ClientConf {
                         user: ferrodfs_ipc::client::current_user(),
+                        congestion_backoff_mean: BACKOFF_MEAN,
+                        congestion_backoff_max: BACKOFF_MEAN * 10,
                         ..ClientConf::default()
                     },
                 );

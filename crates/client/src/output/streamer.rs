@@ -38,10 +38,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// Hadoop's `CONGESTION_BACKOFF_MEAN_TIME_IN_MS`.
-pub const CONGESTION_BACKOFF_MEAN: Duration = Duration::from_millis(5000);
-/// Hadoop's `CONGESTION_BACK_OFF_MAX_TIME_IN_MS`.
-pub const CONGESTION_BACKOFF_MAX: Duration = Duration::from_millis(50_000);
 /// How long the streamer waits at a time outside DATA_STREAMING, and for acks.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -402,7 +398,9 @@ impl DataStreamer {
     }
 
     /// Hadoop's `backOffIfNecessary`: after an ack signalled congestion, sleep a
-    /// randomised time growing with each consecutive back-off.
+    /// randomised time growing with each consecutive back-off: the first uniform in
+    /// [0, mean), then from min(3·last, mean) spread by |3·last − mean|, capped at
+    /// `dfs.client.congestion.backoff.max.time`; an uncongested ack resets it.
     fn back_off_if_congested(&mut self) {
         let t = {
             let mut s = self.queues.lock();
@@ -410,9 +408,13 @@ impl DataStreamer {
                 return;
             }
             let last = s.last_congestion_backoff;
-            let range = (last * 3).abs_diff(CONGESTION_BACKOFF_MEAN);
-            let base = (last * 3).min(CONGESTION_BACKOFF_MEAN);
-            let t = (base + range.mul_f64(jitter())).min(CONGESTION_BACKOFF_MAX);
+            let (mean, max) = (
+                self.ctx.conf.congestion_backoff_mean,
+                self.ctx.conf.congestion_backoff_max,
+            );
+            let range = (last * 3).abs_diff(mean);
+            let base = (last * 3).min(mean);
+            let t = (base + range.mul_f64(jitter())).min(max);
             s.last_congestion_backoff = t;
             t
         };
