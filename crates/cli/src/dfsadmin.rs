@@ -7,12 +7,12 @@
 use crate::dfs::format::{byte_desc, java_date, java_fixed};
 use ferrodfs_client::{ClientConf, DfsClient};
 use ferrodfs_conf::{Configuration, GenericOptions};
+use ferrodfs_ipc::{ClientConfig, RetryPolicy, RpcClient};
 use ferrodfs_proto::hdfs::datanode_info_proto::AdminState;
 use ferrodfs_proto::hdfs::{
     DatanodeInfoProto, DatanodeReportTypeProto, GetDatanodeReportRequestProto,
     GetFsStatusRequestProto,
 };
-use ferrodfs_ipc::{ClientConfig, RetryPolicy, RpcClient};
 use ferrodfs_proto::hdfs::{
     GetDatanodeInfoRequestProto, GetDatanodeInfoResponseProto, ShutdownDatanodeRequestProto,
     ShutdownDatanodeResponseProto,

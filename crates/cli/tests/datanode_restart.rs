@@ -355,10 +355,16 @@ fn pipelines_wait_for_a_datanode_restarting_for_upgrade() {
     }
     let ours_at_shutdown = ours_progress.load(Ordering::SeqCst);
     let java_at_shutdown = java_progress.load(Ordering::SeqCst);
-    assert!(ours_at_shutdown < LEN && java_at_shutdown < LEN, "writers finished too early");
+    assert!(
+        ours_at_shutdown < LEN && java_at_shutdown < LEN,
+        "writers finished too early"
+    );
     procs.0[2] = spawn(&dns[1].args, "listening on 127.0.0.1:");
     let restarted_in = down_at.elapsed();
-    assert!(restarted_in < RESTART_TIMEOUT, "restart took {restarted_in:?}");
+    assert!(
+        restarted_in < RESTART_TIMEOUT,
+        "restart took {restarted_in:?}"
+    );
 
     ours.join().expect("our writer failed");
     let deadline = Instant::now() + WAIT;
@@ -394,11 +400,7 @@ fn pipelines_wait_for_a_datanode_restarting_for_upgrade() {
     );
     for (path, seed) in [("/ours.bin", 1u8), ("/java.bin", 2)] {
         let mut back = Vec::new();
-        client
-            .open(path)
-            .unwrap()
-            .read_to_end(&mut back)
-            .unwrap();
+        client.open(path).unwrap().read_to_end(&mut back).unwrap();
         let want = payload(LEN as usize, seed);
         assert_eq!(back.len(), want.len(), "{path}: length");
         if let Some(i) = back.iter().zip(&want).position(|(a, b)| a != b) {

@@ -47,7 +47,8 @@ pub const DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_KEY: &str =
 /// `CONGESTION_BACKOFF_MEAN_TIME_IN_MS`, 5 s).
 pub const DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_DEFAULT: Duration = Duration::from_millis(5000);
 /// `dfs.client.congestion.backoff.max.time` (ms): the longest back-off.
-pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY: &str = "dfs.client.congestion.backoff.max.time";
+pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY: &str =
+    "dfs.client.congestion.backoff.max.time";
 /// Default of [`DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY`] (10 × the mean's default).
 pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_DEFAULT: Duration = Duration::from_millis(50_000);
 /// `dfs.client.max.block.acquire.failures`: re-fetches of block locations when every

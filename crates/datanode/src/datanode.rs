@@ -27,8 +27,8 @@ use crate::shutdown::{Control, ShutdownRequest};
 use crate::storage::restart::{
     DFS_DATANODE_RESTART_REPLICA_EXPIRY_DEFAULT, DFS_DATANODE_RESTART_REPLICA_EXPIRY_KEY,
 };
-use crate::xceiver::oob::{DFS_DATANODE_OOB_TIMEOUT_DEFAULT, DFS_DATANODE_OOB_TIMEOUT_KEY};
 use crate::storage::{DatasetConfig, ExtendedBlock, FsDataset};
+use crate::xceiver::oob::{DFS_DATANODE_OOB_TIMEOUT_DEFAULT, DFS_DATANODE_OOB_TIMEOUT_KEY};
 use crate::xceiver::{transfer, DataXceiverServer, XceiverConfig};
 use crate::{Error, Result};
 
@@ -119,7 +119,10 @@ impl DataNodeConfig {
             .get_strings(DFS_DATANODE_OOB_TIMEOUT_KEY)?
             .first()
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(DFS_DATANODE_OOB_TIMEOUT_DEFAULT, std::time::Duration::from_millis);
+            .map_or(
+                DFS_DATANODE_OOB_TIMEOUT_DEFAULT,
+                std::time::Duration::from_millis,
+            );
         Ok(DataNodeConfig {
             restart_replica_expiry: conf.get_duration_in(
                 DFS_DATANODE_RESTART_REPLICA_EXPIRY_KEY,
@@ -197,11 +200,12 @@ impl DataNode {
             config.restart_replica_expiry,
             config.oob_timeout,
         ));
-        let ipc = crate::ipc::start(ds.clone(), control, config.ipc_bind).map_err(|e| Error::Net {
-            op: "start the DataNode IPC server",
-            peer: config.ipc_bind.to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let ipc =
+            crate::ipc::start(ds.clone(), control, config.ipc_bind).map_err(|e| Error::Net {
+                op: "start the DataNode IPC server",
+                peer: config.ipc_bind.to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let ipc_addr = ipc.local_addr();
         let ipc_port = ipc_addr.port();
         let actor = match config.namenode {

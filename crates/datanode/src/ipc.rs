@@ -13,11 +13,10 @@ use ferrodfs_ipc::server::{Server, ServiceBuilder};
 use ferrodfs_ipc::{JavaException, RemoteException};
 use ferrodfs_proto::hdfs::{
     BlockProto, ExtendedBlockProto, GetDatanodeInfoRequestProto, GetDatanodeInfoResponseProto,
-    GetReplicaVisibleLengthRequestProto, ShutdownDatanodeRequestProto,
-    ShutdownDatanodeResponseProto,
-    GetReplicaVisibleLengthResponseProto, InitReplicaRecoveryRequestProto,
-    InitReplicaRecoveryResponseProto, ReplicaStateProto, UpdateReplicaUnderRecoveryRequestProto,
-    UpdateReplicaUnderRecoveryResponseProto,
+    GetReplicaVisibleLengthRequestProto, GetReplicaVisibleLengthResponseProto,
+    InitReplicaRecoveryRequestProto, InitReplicaRecoveryResponseProto, ReplicaStateProto,
+    ShutdownDatanodeRequestProto, ShutdownDatanodeResponseProto,
+    UpdateReplicaUnderRecoveryRequestProto, UpdateReplicaUnderRecoveryResponseProto,
 };
 use ferrodfs_proto::protocol::{CLIENT_DATANODE_PROTOCOL, INTER_DATANODE_PROTOCOL};
 use std::net::SocketAddr;
@@ -57,7 +56,11 @@ fn state_proto(s: ReplicaState) -> ReplicaStateProto {
 
 /// Starts the IPC server on `bind` serving both protocols over `ds`; `control`
 /// serves `shutdownDatanode` and `getDatanodeInfo`.
-pub fn start(ds: FsDataset, control: Arc<Control>, bind: SocketAddr) -> ferrodfs_ipc::Result<Server> {
+pub fn start(
+    ds: FsDataset,
+    control: Arc<Control>,
+    bind: SocketAddr,
+) -> ferrodfs_ipc::Result<Server> {
     let ds1 = ds.clone();
     let control2 = Arc::clone(&control);
     let client = ServiceBuilder::new(CLIENT_DATANODE_PROTOCOL)
@@ -70,11 +73,14 @@ pub fn start(ds: FsDataset, control: Arc<Control>, bind: SocketAddr) -> ferrodfs
                 Ok(ShutdownDatanodeResponseProto {})
             },
         )
-        .method("getDatanodeInfo", move |_ctx, _req: GetDatanodeInfoRequestProto| {
-            Ok(GetDatanodeInfoResponseProto {
-                local_info: control2.local_info(),
-            })
-        })
+        .method(
+            "getDatanodeInfo",
+            move |_ctx, _req: GetDatanodeInfoRequestProto| {
+                Ok(GetDatanodeInfoResponseProto {
+                    local_info: control2.local_info(),
+                })
+            },
+        )
         .method(
             "getReplicaVisibleLength",
             move |_ctx, req: GetReplicaVisibleLengthRequestProto| {

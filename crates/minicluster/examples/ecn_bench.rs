@@ -136,7 +136,11 @@ fn main() {
                 x.dn_congested,
                 x.client_congested
             );
-            if ecn { on.push(x) } else { off.push(x) }
+            if ecn {
+                on.push(x)
+            } else {
+                off.push(x)
+            }
         }
     }
     let median = |v: &mut Vec<f64>| {

@@ -461,9 +461,7 @@ impl FsDataset {
             };
             match replica::validate_rbw(id, &data_path, &meta_path)? {
                 Some((checksum, len)) => {
-                    self.add_loaded(
-                        st, vol, bpid, rbw.clone(), id, gs, len, state, checksum,
-                    )?;
+                    self.add_loaded(st, vol, bpid, rbw.clone(), id, gs, len, state, checksum)?;
                 }
                 None => {
                     remove_if_exists(&data_path)?;
@@ -823,7 +821,12 @@ impl FsDataset {
     /// Before a shutdown for restart: marks the RBW replica of `block_id` to be
     /// loaded as RBW again if the node restarts within `budget`
     /// ([`restart`](self::restart)). Other states are left alone.
-    pub fn save_rbw_for_restart(&self, pool_id: &str, block_id: i64, budget: Duration) -> Result<()> {
+    pub fn save_rbw_for_restart(
+        &self,
+        pool_id: &str,
+        block_id: i64,
+        budget: Duration,
+    ) -> Result<()> {
         let dir = {
             let st = lock(&self.inner.state);
             match st.replicas.get(&(pool_id.to_string(), block_id)) {

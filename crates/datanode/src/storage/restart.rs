@@ -56,7 +56,10 @@ pub(crate) fn take_restart_file(rbw_dir: &Path, id: i64) -> bool {
     match text.trim().parse::<u64>() {
         Ok(deadline) if now_ms() < deadline => true,
         Ok(_) => {
-            tracing::info!(block_id = id, "restart deadline passed; replica loaded as RWR");
+            tracing::info!(
+                block_id = id,
+                "restart deadline passed; replica loaded as RWR"
+            );
             false
         }
         Err(_) => false,

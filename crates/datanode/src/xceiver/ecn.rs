@@ -52,10 +52,8 @@ impl EcnConfig {
     /// From Hadoop's keys.
     pub fn from_conf(conf: &Configuration) -> crate::Result<EcnConfig> {
         let d = EcnConfig::default();
-        let ratio = f64::from(conf.get_f32(
-            DFS_PIPELINE_CONGESTION_RATIO_KEY,
-            d.congestion_ratio as f32,
-        )?);
+        let ratio =
+            f64::from(conf.get_f32(DFS_PIPELINE_CONGESTION_RATIO_KEY, d.congestion_ratio as f32)?);
         Ok(EcnConfig {
             enabled: conf.get_bool(DFS_PIPELINE_ECN_ENABLED_KEY, d.enabled)?,
             congestion_ratio: ratio,

@@ -29,8 +29,8 @@ pub mod oob;
 pub mod receiver;
 pub mod responder;
 pub mod sender;
-pub(crate) mod slow_disk;
 pub mod server;
+pub(crate) mod slow_disk;
 pub mod transfer;
 
 use std::io::Write;

@@ -232,6 +232,9 @@ mod tests {
         );
         assert_eq!(oob_status(&oob), Some(Status::OobRestart));
         assert_eq!(oob_status(&ok), None);
-        assert!(PipelineAck::read_from(&mut r).is_err(), "nothing after the OOB ack");
+        assert!(
+            PipelineAck::read_from(&mut r).is_err(),
+            "nothing after the OOB ack"
+        );
     }
 }

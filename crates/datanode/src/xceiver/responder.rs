@@ -152,7 +152,10 @@ pub(crate) fn run(
         match upstream.send(&PipelineAck::new(p.seqno, replies)) {
             Ok(true) => {}
             Ok(false) => {
-                tracing::info!(seqno = p.seqno, "an out of band ack went upstream; responder stops");
+                tracing::info!(
+                    seqno = p.seqno,
+                    "an out of band ack went upstream; responder stops"
+                );
                 return;
             }
             Err(e) => {

@@ -72,6 +72,10 @@ mod tests {
             }
         });
         // 1 MiB at 10 MiB/s: 100 ms in all, not 25 ms.
-        assert!(t.elapsed() >= Duration::from_millis(95), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(95),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

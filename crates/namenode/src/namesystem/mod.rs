@@ -66,6 +66,9 @@ pub struct FsNamesystem {
     pub(crate) expected_locs: HashMap<BlockId, Vec<u32>>,
     /// Recovery ids of blocks under recovery.
     pub(crate) recovery_ids: HashMap<BlockId, u64>,
+    /// DataNodes already chosen as primary of a block's recovery, latest last (Hadoop's
+    /// `ReplicaUnderConstruction.chosenAsPrimary`): a retry picks another.
+    pub(crate) recovery_primaries: HashMap<BlockId, Vec<u32>>,
     pub(crate) safe_mode: SafeMode,
     /// Edits applied but not yet handed to the edit log.
     pending: Vec<EditOp>,
@@ -108,6 +111,7 @@ impl FsNamesystem {
             gen_stamp: FIRST_GENERATION_STAMP - 1,
             expected_locs: HashMap::new(),
             recovery_ids: HashMap::new(),
+            recovery_primaries: HashMap::new(),
             safe_mode: SafeMode::default(),
             pending: Vec::new(),
         }
