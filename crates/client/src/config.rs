@@ -51,6 +51,11 @@ pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY: &str =
     "dfs.client.congestion.backoff.max.time";
 /// Default of [`DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY`] (10 × the mean's default).
 pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_DEFAULT: Duration = Duration::from_millis(50_000);
+/// `dfs.client.slow.io.warning.threshold.ms`: a pipeline ack slower than this is
+/// logged ("Slow ReadProcessor ...") and counted.
+pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY: &str = "dfs.client.slow.io.warning.threshold.ms";
+/// Default of [`DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY`] (30 s).
+pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_DEFAULT: Duration = Duration::from_secs(30);
 /// `dfs.client.max.block.acquire.failures`: re-fetches of block locations when every
 /// replica of a block failed.
 pub const DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY: &str = "dfs.client.max.block.acquire.failures";
@@ -153,6 +158,8 @@ pub struct ClientConf {
     pub congestion_backoff_mean: Duration,
     /// `dfs.client.congestion.backoff.max.time`.
     pub congestion_backoff_max: Duration,
+    /// `dfs.client.slow.io.warning.threshold.ms`.
+    pub slow_io_warning_threshold: Duration,
     /// `dfs.client.max.block.acquire.failures`.
     pub max_block_acquire_failures: u32,
     /// `dfs.client.write.exclude.nodes.cache.expiry.interval.millis`.
@@ -193,6 +200,7 @@ impl Default for ClientConf {
             datanode_restart_timeout: DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT,
             congestion_backoff_mean: DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_DEFAULT,
             congestion_backoff_max: DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_DEFAULT,
+            slow_io_warning_threshold: DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_DEFAULT,
             max_block_acquire_failures: DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_DEFAULT,
             exclude_nodes_expiry: DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_DEFAULT,
             socket_cache_capacity: DFS_CLIENT_SOCKET_CACHE_CAPACITY_DEFAULT,
@@ -313,6 +321,10 @@ impl ClientConf {
             congestion_backoff_max: Duration::from_millis(conf.get_u64(
                 DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY,
                 d.congestion_backoff_max.as_millis() as u64,
+            )?),
+            slow_io_warning_threshold: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY,
+                d.slow_io_warning_threshold.as_millis() as u64,
             )?),
             max_block_acquire_failures: conf.get_u64(
                 DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY,

@@ -295,6 +295,13 @@ impl DataNode {
         self.server.ctx().slow_disk.set_bandwidth(bytes_per_sec);
     }
 
+    /// Downstream nodes this node found slow to ack (by transfer address).
+    pub fn slow_peers(
+        &self,
+    ) -> std::collections::HashMap<String, crate::xceiver::slow_peers::SlowPeer> {
+        self.server.ctx().slow_peers.snapshot()
+    }
+
     /// The block store.
     pub fn dataset(&self) -> &FsDataset {
         &self.ds

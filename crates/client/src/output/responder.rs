@@ -21,6 +21,16 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// Acks slower than `dfs.client.slow.io.warning.threshold.ms` this process's writers
+/// have waited for.
+static SLOW_ACKS: AtomicU64 = AtomicU64::new(0);
+
+/// Acks (heartbeats aside) that took longer than `dfs.client.slow.io.warning.threshold.ms`
+/// to arrive, for every writer of this process so far (for tests and benchmarks).
+pub fn slow_acks() -> u64 {
+    SLOW_ACKS.load(Ordering::Relaxed)
+}
+
 /// Acks with an ECN CONGESTED reply this process's writers have received.
 static CONGESTED_ACKS: AtomicU64 = AtomicU64::new(0);
 
@@ -75,6 +85,7 @@ impl ResponseProcessor {
         nodes: Vec<DatanodeInfoProto>,
         block: String,
         restart_timeout: Duration,
+        slow_threshold: Duration,
     ) -> std::io::Result<ResponseProcessor> {
         let closed = Arc::new(AtomicBool::new(false));
         let reader = stream.try_clone()?;
@@ -82,7 +93,16 @@ impl ResponseProcessor {
             .name(format!("ResponseProcessor for block {block}"))
             .spawn({
                 let closed = closed.clone();
-                move || run(reader, &queues, &nodes, &block, restart_timeout, &closed)
+                move || {
+                    run(
+                        reader,
+                        &queues,
+                        &nodes,
+                        &block,
+                        (restart_timeout, slow_threshold),
+                        &closed,
+                    )
+                }
             })?;
         Ok(ResponseProcessor {
             closed,
@@ -114,12 +134,28 @@ fn run(
     queues: &Queues,
     nodes: &[DatanodeInfoProto],
     block: &str,
-    restart_timeout: Duration,
+    (restart_timeout, slow_threshold): (Duration, Duration),
     closed: &AtomicBool,
 ) {
     loop {
+        let begin = Instant::now();
         let ack = match PipelineAck::read_from(&mut stream) {
-            Ok(ack) => ack,
+            Ok(ack) => {
+                let took = begin.elapsed();
+                if took > slow_threshold && ack.seqno != HEART_BEAT_SEQNO {
+                    SLOW_ACKS.fetch_add(1, Ordering::Relaxed);
+                    let targets: Vec<String> = nodes.iter().map(crate::datanode::node_name).collect();
+                    tracing::warn!(
+                        "Slow ReadProcessor read fields for block {block} took {}ms \
+                         (threshold={}ms); ack: seqno {}, downstream ack time {}ns, targets: {targets:?}",
+                        took.as_millis(),
+                        slow_threshold.as_millis(),
+                        ack.seqno,
+                        ack.downstream_ack_time_nanos
+                    );
+                }
+                ack
+            }
             Err(e) => {
                 if !closed.load(Ordering::SeqCst) {
                     tracing::warn!(block, error = %e, "reading pipeline ack failed");

@@ -357,6 +357,7 @@ impl DataStreamer {
             self.nodes.nodes.clone(),
             block_name(block),
             self.ctx.conf.datanode_restart_timeout,
+            self.ctx.conf.slow_io_warning_threshold,
         )?;
         self.responder = Some(responder);
         self.stage = BlockConstructionStage::DataStreaming;

@@ -16,7 +16,8 @@
 //!   (`DataTransfer`);
 //! * [`oob`]: out-of-band acks (OOB_RESTART to every writer when the node shuts
 //!   down for a restart);
-//! * [`ecn`]: the congestion signal in acks (`dfs.pipeline.ecn`).
+//! * [`ecn`]: the congestion signal in acks (`dfs.pipeline.ecn`);
+//! * [`slow_peers`]: slow downstream nodes, from the ack times in pipeline acks.
 //!
 //! Differences from Hadoop, on purpose: every node of a pipeline verifies the
 //! packet checksums (Hadoop verifies only on the last node), so corrupt data
@@ -31,6 +32,7 @@ pub mod responder;
 pub mod sender;
 pub mod server;
 pub(crate) mod slow_disk;
+pub mod slow_peers;
 pub mod transfer;
 
 use std::io::Write;
@@ -93,6 +95,9 @@ pub struct XceiverConfig {
     pub verify_on_read: bool,
     /// The congestion signal in acks (`dfs.pipeline.ecn`).
     pub ecn: ecn::EcnConfig,
+    /// `dfs.datanode.slow.io.warning.threshold.ms`: a mirror slower than this to ack a
+    /// packet is logged and counted as a slow peer.
+    pub slow_io_threshold: Duration,
 }
 
 impl Default for XceiverConfig {
@@ -105,6 +110,7 @@ impl Default for XceiverConfig {
             transfer_to: true,
             verify_on_read: false,
             ecn: ecn::EcnConfig::default(),
+            slow_io_threshold: slow_peers::DFS_DATANODE_SLOW_IO_WARNING_THRESHOLD_DEFAULT,
         }
     }
 }
@@ -126,6 +132,11 @@ impl XceiverConfig {
             transfer_to: conf.get_bool(DFS_DATANODE_TRANSFERTO_ALLOWED_KEY, d.transfer_to)?,
             verify_on_read: d.verify_on_read,
             ecn: ecn::EcnConfig::from_conf(conf)?,
+            slow_io_threshold: conf.get_duration_in(
+                slow_peers::DFS_DATANODE_SLOW_IO_WARNING_THRESHOLD_KEY,
+                d.slow_io_threshold,
+                ferrodfs_conf::TimeUnit::Milliseconds,
+            )?,
         })
     }
 }
@@ -142,6 +153,8 @@ pub(crate) struct Ctx {
     pub(crate) writers: oob::Writers,
     /// This node's congestion signal.
     pub(crate) ecn: ecn::Ecn,
+    /// Downstream nodes found slow from the pipeline acks.
+    pub(crate) slow_peers: slow_peers::SlowPeers,
     /// A write bandwidth limit for tests and benchmarks (off by default).
     pub(crate) slow_disk: slow_disk::SlowDisk,
     /// Set when the node shuts down for a restart: replicas being written stay RBW.

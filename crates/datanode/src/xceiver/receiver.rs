@@ -599,7 +599,7 @@ fn receive_with_acks(
         let responder = std::thread::Builder::new()
             .name(format!("PacketResponder-{block_id}"))
             .spawn_scoped(s, move || {
-                responder::run(rx, up, upstream, mirror_in, Some(acker), ecn)
+                responder::run(rx, up, upstream, mirror_in, Some(acker), ecn, &ctx.slow_peers)
             })
             .map_err(net_err("spawn PacketResponder", ""))?;
         let r = receive_loop(ctx, req, input, writer, mirror, &mirror_failed, Some(&tx));
@@ -698,6 +698,7 @@ fn receive_loop(
                 );
                 enqueue(Pending {
                     seqno: h.seqno,
+                    queued: std::time::Instant::now(),
                     last: h.last_packet_in_block,
                     end,
                     status: Status::ErrorChecksum,
@@ -724,6 +725,7 @@ fn receive_loop(
             }
             enqueue(Pending {
                 seqno: h.seqno,
+                queued: std::time::Instant::now(),
                 last: true,
                 end,
                 status: Status::Success,
@@ -732,6 +734,7 @@ fn receive_loop(
         }
         enqueue(Pending {
             seqno: h.seqno,
+            queued: std::time::Instant::now(),
             last: false,
             end,
             status: Status::Success,

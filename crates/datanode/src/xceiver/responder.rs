@@ -30,6 +30,8 @@ use ferrodfs_proto::hdfs::Status;
 use ferrodfs_transfer::ack::{NodeReply, PipelineAck};
 
 use super::oob::{oob_status, UpstreamAcks};
+use super::slow_peers::SlowPeers;
+use std::time::{Duration, Instant};
 use crate::storage::AckHandle;
 
 /// A packet waiting for its ack.
@@ -43,6 +45,8 @@ pub(crate) struct Pending {
     pub end: u64,
     /// This node's status for the packet.
     pub status: Status,
+    /// When the packet was queued for its ack (after this node stored it).
+    pub queued: Instant,
 }
 
 /// What the mirror's ack reader hands the responder.
@@ -110,8 +114,11 @@ pub(crate) fn run(
     mirror: Option<MirrorIn<'_>>,
     acker: Option<AckHandle>,
     ecn: &dyn Fn() -> ferrodfs_transfer::ack::Ecn,
+    slow: &SlowPeers,
 ) {
     for p in queue {
+        // What this node waited for its mirror's ack (0 at the end of the pipeline).
+        let mut waited = Duration::ZERO;
         let mut replies = vec![NodeReply {
             status: p.status,
             ecn: ecn(),
@@ -121,6 +128,9 @@ pub(crate) fn run(
                 if !m.error.load(Ordering::SeqCst) {
                     match m.next_ack() {
                         Ok(ack) if ack.seqno == p.seqno => {
+                            waited = p.queued.elapsed();
+                            let theirs = Duration::from_nanos(ack.downstream_ack_time_nanos);
+                            slow.observe(m.addr, p.seqno, waited.saturating_sub(theirs));
                             if ack.replies.first().map(|r| r.status) == Some(Status::ErrorChecksum)
                             {
                                 tracing::warn!(
@@ -149,7 +159,9 @@ pub(crate) fn run(
             }
         }
         let ok = replies.iter().all(|r| r.status == Status::Success);
-        match upstream.send(&PipelineAck::new(p.seqno, replies)) {
+        let mut ack = PipelineAck::new(p.seqno, replies);
+        ack.downstream_ack_time_nanos = waited.as_nanos() as u64;
+        match upstream.send(&ack) {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(

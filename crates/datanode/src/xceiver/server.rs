@@ -146,10 +146,11 @@ impl DataXceiverServer {
             events,
             xfer_addr: addr,
             ecn: super::ecn::Ecn::new(conf.ecn),
-            conf,
             conns: Connections::default(),
             writers: super::oob::Writers::default(),
             slow_disk: super::slow_disk::SlowDisk::default(),
+            slow_peers: super::slow_peers::SlowPeers::new(conf.slow_io_threshold),
+            conf,
             restarting: std::sync::atomic::AtomicBool::new(false),
         });
         let c = ctx.clone();
