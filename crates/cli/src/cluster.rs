@@ -18,6 +18,8 @@ pub fn run(datanodes: usize, dir: Option<PathBuf>, port: u16) -> anyhow::Result<
         format: dir.is_none(),
         base_dir: dir,
         namenode_addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        // DataNodes talk to their own port (Hadoop's dfs.namenode.servicerpc-address).
+        service_rpc_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         ..MiniClusterConfig::default()
     };
     let cluster = MiniCluster::start(config).context("starting the cluster")?;
@@ -29,6 +31,10 @@ pub fn run(datanodes: usize, dir: Option<PathBuf>, port: u16) -> anyhow::Result<
         cluster.base_dir().display()
     );
     println!("fs.defaultFS = {fs}");
+    println!(
+        "dfs.namenode.servicerpc-address = {} (DataNodes)",
+        cluster.datanode_rpc_addr()
+    );
     println!();
     println!("Point clients at it:");
     println!("  ferrodfs dfs (hadoop fs):   ferrodfs dfs -fs {fs} -ls /");

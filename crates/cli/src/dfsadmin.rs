@@ -1,33 +1,23 @@
 //! `ferrodfs dfsadmin -report [-live] [-dead]`: Hadoop's `hdfs dfsadmin -report` —
 //! the cluster's capacity and block counts (`getFsStats`), then every DataNode with
-//! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout;
-//! `-shutdownDatanode <host:ipc_port> [upgrade]` and `-getDatanodeInfo <host:ipc_port>`
-//! on a DataNode's ClientDatanodeProtocol, with Hadoop's output.
+//! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout.
+//! `ferrodfs dfsadmin -refreshNodes`: the NameNode re-reads `dfs.hosts` and
+//! `dfs.hosts.exclude`. Both need the superuser, as in Hadoop. `-shutdownDatanode` and
+//! `-getDatanodeInfo` are in `dfsadmin_datanode`.
 
 use crate::dfs::format::{byte_desc, java_date, java_fixed};
 use ferrodfs_client::{ClientConf, DfsClient};
 use ferrodfs_conf::{Configuration, GenericOptions};
-use ferrodfs_ipc::{ClientConfig, RetryPolicy, RpcClient};
 use ferrodfs_proto::hdfs::datanode_info_proto::AdminState;
 use ferrodfs_proto::hdfs::{
     DatanodeInfoProto, DatanodeReportTypeProto, GetDatanodeReportRequestProto,
     GetFsStatusRequestProto,
 };
-use ferrodfs_proto::hdfs::{
-    GetDatanodeInfoRequestProto, GetDatanodeInfoResponseProto, ShutdownDatanodeRequestProto,
-    ShutdownDatanodeResponseProto,
-};
-use ferrodfs_proto::protocol::CLIENT_DATANODE;
 use std::fmt::Write as _;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
 
 const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t\
-[-shutdownDatanode <datanode_host:ipc_port> [upgrade]]\n\t\
+[-refreshNodes]\n\t[-shutdownDatanode <datanode_host:ipc_port> [upgrade]]\n\t\
 [-getDatanodeInfo <datanode_host:ipc_port>]\n\t[-help [cmd]]\n";
-const SHUTDOWN_USAGE: &str =
-    "Usage: ferrodfs dfsadmin [-shutdownDatanode <datanode_host:ipc_port> [upgrade]]\n";
-const INFO_USAGE: &str = "Usage: ferrodfs dfsadmin [-getDatanodeInfo <datanode_host:ipc_port>]\n";
 
 /// Runs `ferrodfs dfsadmin <args>`; returns the exit status.
 pub fn run(args: Vec<String>) -> i32 {
@@ -39,18 +29,20 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     let mut rest = opts.rest.iter();
+    let mut refresh = false;
     match rest.next().map(String::as_str) {
         Some("-report") => {}
+        Some("-refreshNodes") => refresh = true,
         Some("-shutdownDatanode") => {
             let args: Vec<&str> = rest.map(String::as_str).collect();
-            return shutdown_datanode(&args);
+            return crate::dfsadmin_datanode::shutdown_datanode(&args);
         }
         Some("-getDatanodeInfo") => {
             let args: Vec<&str> = rest.map(String::as_str).collect();
-            return get_datanode_info(&args);
+            return crate::dfsadmin_datanode::get_datanode_info(&args);
         }
         Some("-help") => {
-            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n");
+            print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n\n-refreshNodes:\tUpdates the namenode with the set of datanodes allowed to connect to the namenode.\n");
             return 0;
         }
         other => {
@@ -64,6 +56,10 @@ pub fn run(args: Vec<String>) -> i32 {
     let (mut live, mut dead) = (false, false);
     for a in rest {
         match a.as_str() {
+            other if refresh => {
+                eprintln!("refreshNodes: Illegal option {other}\n{USAGE}");
+                return 255;
+            }
             "-live" => live = true,
             "-dead" => dead = true,
             other => {
@@ -93,98 +89,42 @@ pub fn run(args: Vec<String>) -> i32 {
             };
             DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
         });
-    let report = client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string()));
-    match report {
+    let (what, result) = if refresh {
+        (
+            "refreshNodes",
+            client.and_then(|c| refresh_nodes(&c).map_err(|e| e.to_string())),
+        )
+    } else {
+        (
+            "report",
+            client.and_then(|c| report(&c, live, dead).map_err(|e| e.to_string())),
+        )
+    };
+    match result {
         Ok(text) => {
             print!("{text}");
             0
         }
         Err(e) => {
-            eprintln!("report: {e}");
+            eprintln!("{what}: {e}");
             1
         }
     }
 }
 
-/// A DataNode's ClientDatanodeProtocol at `host:ipc_port`.
-fn datanode_rpc(addr: &str) -> Result<(RpcClient, SocketAddr), String> {
-    let sa = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    let rpc = RpcClient::new(ClientConfig {
-        call_timeout: Some(Duration::from_secs(60)),
-        retry: RetryPolicy::NONE,
-        ..ClientConfig::default()
-    });
-    Ok((rpc, sa))
-}
-
-/// `-shutdownDatanode <datanode_host:ipc_port> [upgrade]`: Hadoop's
-/// `DFSAdmin.shutdownDatanode` (prints "Submitted a shutdown request to datanode ...").
-fn shutdown_datanode(args: &[&str]) -> i32 {
-    let (dn, upgrade) = match args {
-        [dn] => (*dn, false),
-        [dn, u] if u.eq_ignore_ascii_case("upgrade") => (*dn, true),
-        _ => {
-            eprint!("{SHUTDOWN_USAGE}");
-            return 255;
-        }
+/// `refreshNodes` (an empty request and reply, as prost messages of their own).
+pub fn refresh_nodes(c: &DfsClient) -> Result<String, ferrodfs_ipc::Error> {
+    use ferrodfs_namenode::rpc::client_protocol::{
+        RefreshNodesRequestProto, RefreshNodesResponseProto,
     };
-    let result = datanode_rpc(dn).and_then(|(rpc, sa)| {
-        rpc.call::<_, ShutdownDatanodeResponseProto>(
-            sa,
-            CLIENT_DATANODE,
-            "shutdownDatanode",
-            &ShutdownDatanodeRequestProto {
-                for_upgrade: upgrade,
-            },
-        )
-        .map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(_) => {
-            println!("Submitted a shutdown request to datanode {dn}");
-            0
-        }
-        Err(e) => {
-            eprintln!("shutdownDatanode: {e}");
-            255
-        }
-    }
-}
-
-/// `-getDatanodeInfo <datanode_host:ipc_port>`: Hadoop's
-/// `DatanodeLocalInfo.getDatanodeLocalReport()` line.
-fn get_datanode_info(args: &[&str]) -> i32 {
-    let [dn] = args else {
-        eprint!("{INFO_USAGE}");
-        return 255;
-    };
-    let result = datanode_rpc(dn).and_then(|(rpc, sa)| {
-        rpc.call::<_, GetDatanodeInfoResponseProto>(
-            sa,
-            CLIENT_DATANODE,
-            "getDatanodeInfo",
-            &GetDatanodeInfoRequestProto {},
-        )
-        .map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(r) => {
-            let i = r.local_info;
-            println!(
-                "Uptime: {}, Software version: {}, Config version: {}",
-                i.uptime, i.software_version, i.config_version
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("getDatanodeInfo: Datanode unreachable. {e}");
-            255
-        }
-    }
+    let nn = c.namenode();
+    let _: RefreshNodesResponseProto = nn.client().call(
+        nn.addr(),
+        ferrodfs_proto::protocol::CLIENT_NAMENODE,
+        "refreshNodes",
+        &RefreshNodesRequestProto {},
+    )?;
+    Ok("Refresh nodes successful\n".to_owned())
 }
 
 fn with_desc(n: u64) -> String {

@@ -65,6 +65,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("signal handlers")?;
     let server = NameNodeServer::start(config).context("starting the NameNode")?;
     println!("NameNode RPC listening on {}", server.rpc_addr());
+    if let Some(service) = server.service_rpc_addr() {
+        println!("NameNode service RPC listening on {service}");
+    }
     let signal = signals.forever().next();
     tracing::info!(?signal, "shutting down");
     server.shutdown().context("NameNode shutdown")?;

@@ -36,6 +36,9 @@ use crate::{Error, Result};
 pub const DFS_DATANODE_DEFAULT_PORT: u16 = 9866;
 /// Default of `dfs.datanode.ipc.address`'s port.
 pub const DFS_DATANODE_IPC_DEFAULT_PORT: u16 = 9867;
+/// `dfs.namenode.servicerpc-address`: when set, the DataNode calls the NameNode there
+/// instead of at `dfs.namenode.rpc-address` / `fs.defaultFS`.
+pub const DFS_NAMENODE_SERVICE_RPC_ADDRESS: &str = "dfs.namenode.servicerpc-address";
 
 /// Everything [`DataNode::start`] needs.
 #[derive(Clone)]
@@ -103,12 +106,16 @@ impl DataNodeConfig {
             DFS_DATANODE_DEFAULT_PORT,
             "resolve dfs.datanode.address",
         )?;
-        let namenode = match conf.namenode_rpc_address()? {
-            Some(hp) => std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
-                .ok()
-                .and_then(|mut a| a.next()),
-            None => None,
-        };
+        // Hadoop's DFSUtil.getNNServiceRpcAddresses: the service RPC address when the
+        // NameNode has one, else its client RPC address.
+        let service = conf.get_socket_addr(DFS_NAMENODE_SERVICE_RPC_ADDRESS, None)?;
+        let namenode =
+            match service.map_or_else(|| conf.namenode_rpc_address(), |hp| Ok(Some(hp)))? {
+                Some(hp) => std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
+                    .ok()
+                    .and_then(|mut a| a.next()),
+                None => None,
+            };
         let ipc_bind = bind_addr(
             conf,
             keys::DFS_DATANODE_IPC_ADDRESS,
@@ -458,5 +465,22 @@ impl CommandExecutor for Executor {
         if let Err(e) = spawned {
             tracing::warn!("cannot start a block recovery thread: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namenode_address_prefers_the_service_rpc_address() {
+        let mut conf = Configuration::new();
+        conf.set("dfs.datanode.data.dir", "/tmp/ferrodfs-dn-conf-test");
+        conf.set(keys::FS_DEFAULT_FS, "hdfs://127.0.0.1:9000");
+        let c = DataNodeConfig::from_conf(&conf).unwrap();
+        assert_eq!(c.namenode, Some("127.0.0.1:9000".parse().unwrap()));
+        conf.set(DFS_NAMENODE_SERVICE_RPC_ADDRESS, "127.0.0.1:9001");
+        let c = DataNodeConfig::from_conf(&conf).unwrap();
+        assert_eq!(c.namenode, Some("127.0.0.1:9001".parse().unwrap()));
     }
 }

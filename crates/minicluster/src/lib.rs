@@ -59,6 +59,10 @@ pub struct MiniClusterConfig {
     pub base_dir: Option<PathBuf>,
     /// The NameNode's RPC address (port 0: any free port).
     pub namenode_addr: SocketAddr,
+    /// `dfs.namenode.servicerpc-address`: the NameNode's service RPC server, which the
+    /// DataNodes call (default: a free loopback port; `None`: DataNodes use the client
+    /// port, as Hadoop does without a service address).
+    pub service_rpc_addr: Option<SocketAddr>,
     /// The superuser (default: the current user).
     pub superuser: String,
     /// DataNode heartbeat interval (short, so tests see changes quickly).
@@ -88,6 +92,7 @@ impl Default for MiniClusterConfig {
             datanodes: 3,
             base_dir: None,
             namenode_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            service_rpc_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             superuser: ferrodfs_ipc::client::current_user(),
             heartbeat_interval: Duration::from_millis(300),
             format: true,
@@ -133,6 +138,7 @@ impl MiniCluster {
         };
         let mut nn_config = NameNodeServerConfig::for_test(&base.join("name"), &config.superuser);
         nn_config.rpc_addr = config.namenode_addr;
+        nn_config.service_rpc_addr = config.service_rpc_addr;
         nn_config.namenode.heartbeat_interval = config.heartbeat_interval;
         nn_config.namenode.heartbeat_recheck_interval = config.heartbeat_recheck_interval;
         nn_config.namenode.lease_soft_limit = config.lease_soft_limit;
@@ -146,6 +152,7 @@ impl MiniCluster {
         let namenode = NameNodeServer::start(nn_config.clone())?;
         // Restarts bind the same port so clients and DataNodes find it again.
         nn_config.rpc_addr = namenode.rpc_addr();
+        nn_config.service_rpc_addr = namenode.service_rpc_addr();
         let mut cluster = MiniCluster {
             config,
             base,
@@ -159,6 +166,14 @@ impl MiniCluster {
             cluster.datanodes.push(Some(dn));
         }
         cluster.wait_for_live_datanodes(cluster.config.datanodes, STARTUP_TIMEOUT)?;
+        // Registered is not yet reported: wait for every node's first full block report
+        // too, so a started cluster is a settled one.
+        cluster.wait_for(STARTUP_TIMEOUT, "first block reports", |c| {
+            c.datanodes
+                .iter()
+                .flatten()
+                .all(|dn| dn.actor().is_none_or(|a| a.state().block_reports >= 1))
+        })?;
         Ok(cluster)
     }
 
@@ -167,7 +182,7 @@ impl MiniCluster {
         if let Some(addr) = xfer_bind {
             c.xfer_bind = addr;
         }
-        c.namenode = Some(self.namenode_addr());
+        c.namenode = Some(self.datanode_rpc_addr());
         c.heartbeat_interval = self.config.heartbeat_interval;
         Ok(DataNode::start(c)?)
     }
@@ -185,6 +200,14 @@ impl MiniCluster {
     /// The NameNode's RPC address.
     pub fn namenode_addr(&self) -> SocketAddr {
         self.nn_config.rpc_addr
+    }
+
+    /// Where the DataNodes call the NameNode: the service RPC address if there is one,
+    /// else the RPC address.
+    pub fn datanode_rpc_addr(&self) -> SocketAddr {
+        self.nn_config
+            .service_rpc_addr
+            .unwrap_or(self.nn_config.rpc_addr)
     }
 
     /// `hdfs://127.0.0.1:port`, the value of `fs.defaultFS` for clients.

@@ -74,6 +74,12 @@ pub const RETRY_CACHE_EXPIRY_DEFAULT: Duration = Duration::from_secs(600);
 /// `dfs.namenode.retrycache.heap.percent` of the heap).
 pub const RETRY_CACHE_MAX_ENTRIES_KEY: &str = "dfs.namenode.retrycache.max-entries";
 pub const RETRY_CACHE_MAX_ENTRIES_DEFAULT: usize = 1 << 18;
+/// `dfs.hosts` / `dfs.hosts.exclude`: include and exclude lists of DataNode hosts.
+pub use crate::datanodes::hosts::{DFS_HOSTS_EXCLUDE_KEY, DFS_HOSTS_KEY};
+/// `dfs.namenode.min.supported.datanode.version` (default `2.1.0-beta`): DataNodes
+/// reporting an older software version are refused at registration.
+pub const MIN_DATANODE_VERSION_KEY: &str = "dfs.namenode.min.supported.datanode.version";
+pub const MIN_DATANODE_VERSION_DEFAULT: &str = "2.1.0-beta";
 
 /// Everything the NameNode state machine is configured by.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +107,12 @@ pub struct NameNodeConfig {
     pub retry_cache_enabled: bool,
     pub retry_cache_expiry: Duration,
     pub retry_cache_max_entries: usize,
+    /// `dfs.hosts` (None: every host may register).
+    pub hosts_include: Option<PathBuf>,
+    /// `dfs.hosts.exclude`.
+    pub hosts_exclude: Option<PathBuf>,
+    /// `dfs.namenode.min.supported.datanode.version`.
+    pub min_datanode_version: String,
 }
 
 impl Default for NameNodeConfig {
@@ -128,6 +140,9 @@ impl Default for NameNodeConfig {
             retry_cache_enabled: RETRY_CACHE_ENABLED_DEFAULT,
             retry_cache_expiry: RETRY_CACHE_EXPIRY_DEFAULT,
             retry_cache_max_entries: RETRY_CACHE_MAX_ENTRIES_DEFAULT,
+            hosts_include: None,
+            hosts_exclude: None,
+            min_datanode_version: MIN_DATANODE_VERSION_DEFAULT.to_owned(),
         }
     }
 }
@@ -229,6 +244,17 @@ impl NameNodeConfig {
         }
         if let Some(n) = num(RETRY_CACHE_MAX_ENTRIES_KEY).and_then(|n| usize::try_from(n).ok()) {
             c.retry_cache_max_entries = n.max(1);
+        }
+        let path = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        c.hosts_include = path(DFS_HOSTS_KEY);
+        c.hosts_exclude = path(DFS_HOSTS_EXCLUDE_KEY);
+        if let Some(v) = lookup(MIN_DATANODE_VERSION_KEY).filter(|v| !v.trim().is_empty()) {
+            c.min_datanode_version = v.trim().to_owned();
         }
         c
     }

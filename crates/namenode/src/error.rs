@@ -52,6 +52,9 @@ pub enum Error {
     /// in Hadoop, with a descriptive message).
     #[error("{message}")]
     InvalidRename { message: String },
+    /// Any other refusal Hadoop reports as a plain `java.io.IOException` with this text.
+    #[error("{message}")]
+    Refused { message: String },
     /// The NameNode is in safe mode and refuses namespace changes.
     #[error("Cannot {op}. Name node is in safe mode. {reason}")]
     SafeMode { op: &'static str, reason: String },
@@ -64,9 +67,22 @@ pub enum Error {
     /// A lease recovery is already in progress on the file.
     #[error("Recovery in progress, file [{path}]")]
     RecoveryInProgress { path: String },
-    /// A DataNode that is not (or no longer) registered talks to us.
-    #[error("Unregistered DataNode: {uuid}")]
-    UnregisteredNode { uuid: String },
+    /// A DataNode that is not (or no longer) registered talks to us, or a caller whose
+    /// registration does not match its connection (Hadoop's `UnregisteredNodeException`).
+    #[error("{message}")]
+    UnregisteredNode { message: String },
+    /// A DataNode refused by the include/exclude host lists (`dfs.hosts`,
+    /// `dfs.hosts.exclude`; Hadoop's `DisallowedDatanodeException`).
+    #[error("Datanode denied communication with namenode because {reason}: {node}")]
+    DisallowedDatanode { node: String, reason: String },
+    /// A DataNode whose software version is below the supported minimum (Hadoop's
+    /// `IncorrectVersionException`).
+    #[error("The reported DataNode version is too low to communicate with this NameNode. DataNode version: '{reported}' Minimum DataNode version: '{minimum}'")]
+    IncorrectVersion { reported: String, minimum: String },
+    /// A proxy (impersonating) connection not allowed by `hadoop.proxyuser.*` (Hadoop's
+    /// `AuthorizationException`).
+    #[error("{message}")]
+    Authorization { message: String },
     /// A block id / generation stamp that does not match the NameNode's record.
     #[error("Invalid block {block}: {reason}")]
     InvalidBlock { block: u64, reason: &'static str },
@@ -120,6 +136,9 @@ pub enum ErrorKind {
     NotReplicatedYet,
     RecoveryInProgress,
     UnregisteredNode,
+    DisallowedDatanode,
+    IncorrectVersion,
+    Authorization,
     Unsupported,
     /// Any other `java.io.IOException`.
     Io,
@@ -130,7 +149,10 @@ pub enum ErrorKind {
 /// and `ParentNotDirectoryException` live in `org.apache.hadoop.fs`, `SafeModeException`,
 /// `LeaseExpiredException` and `NotReplicatedYetException` in
 /// `org.apache.hadoop.hdfs.server.namenode`, `UnregisteredNodeException` and
-/// `RecoveryInProgressException` in `org.apache.hadoop.hdfs.protocol`).
+/// `RecoveryInProgressException` in `org.apache.hadoop.hdfs.protocol`,
+/// `DisallowedDatanodeException` in `org.apache.hadoop.hdfs.server.protocol`,
+/// `IncorrectVersionException` in `org.apache.hadoop.hdfs.server.common`,
+/// `AuthorizationException` in `org.apache.hadoop.security.authorize`).
 pub const EXCEPTION_CLASSES: &[(ErrorKind, &str)] = &[
     (ErrorKind::FileNotFound, "java.io.FileNotFoundException"),
     (
@@ -182,6 +204,18 @@ pub const EXCEPTION_CLASSES: &[(ErrorKind, &str)] = &[
         "org.apache.hadoop.hdfs.protocol.UnregisteredNodeException",
     ),
     (
+        ErrorKind::DisallowedDatanode,
+        "org.apache.hadoop.hdfs.server.protocol.DisallowedDatanodeException",
+    ),
+    (
+        ErrorKind::IncorrectVersion,
+        "org.apache.hadoop.hdfs.server.common.IncorrectVersionException",
+    ),
+    (
+        ErrorKind::Authorization,
+        "org.apache.hadoop.security.authorize.AuthorizationException",
+    ),
+    (
         ErrorKind::Unsupported,
         "java.lang.UnsupportedOperationException",
     ),
@@ -226,8 +260,12 @@ impl Error {
             Error::NotReplicatedYet { .. } => ErrorKind::NotReplicatedYet,
             Error::RecoveryInProgress { .. } => ErrorKind::RecoveryInProgress,
             Error::UnregisteredNode { .. } => ErrorKind::UnregisteredNode,
+            Error::DisallowedDatanode { .. } => ErrorKind::DisallowedDatanode,
+            Error::IncorrectVersion { .. } => ErrorKind::IncorrectVersion,
+            Error::Authorization { .. } => ErrorKind::Authorization,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::InvalidRename { .. }
+            | Error::Refused { .. }
             | Error::InvalidBlock { .. }
             | Error::NoDatanodes { .. }
             | Error::Corrupt { .. }

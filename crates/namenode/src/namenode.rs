@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::blocks::ExtendedBlock;
 use crate::config::NameNodeConfig;
+use crate::datanodes::hosts::HostLists;
 use crate::datanodes::{DatanodeCommand, DatanodeId, StorageReport};
 use crate::editlog::{load_edits, EditLog, EditLogStats};
 use crate::error::{Error, Result};
@@ -33,6 +34,8 @@ pub struct NameNode {
     info: StorageInfo,
     /// Serializes checkpoints; holds the txid of the last image and when it was taken.
     checkpoint: Mutex<(u64, Instant)>,
+    /// `dfs.hosts` / `dfs.hosts.exclude` as last read.
+    hosts: RwLock<HostLists>,
 }
 
 impl NameNode {
@@ -52,6 +55,7 @@ impl NameNode {
     pub fn open(config: NameNodeConfig) -> Result<NameNode> {
         let dir = NameDir::new(&config.name_dir);
         let info = dir.read_version()?;
+        let hosts = HostLists::load(config.hosts_include.clone(), config.hosts_exclude.clone())?;
         let listing = dir.list()?;
         let mut loaded = None;
         for &txid in listing.images.iter().rev() {
@@ -98,6 +102,7 @@ impl NameNode {
             dir,
             info,
             checkpoint: Mutex::new((image_txid, Instant::now())),
+            hosts: RwLock::new(hosts),
         })
     }
 
@@ -353,8 +358,62 @@ impl NameNode {
 
     // ---- DatanodeProtocol ----
 
-    pub fn register_datanode(&self, id: DatanodeId) -> Result<()> {
-        self.write_lock().register_datanode(id, Instant::now());
+    /// Registers a DataNode calling as `rpc_user` (its `ip_addr` must be the connection's):
+    /// refused if the host lists refuse it (`DisallowedDatanodeException`) or a live node
+    /// of that uuid is registered from elsewhere (`UnregisteredNodeException`).
+    pub fn register_datanode(&self, id: DatanodeId, rpc_user: &str) -> Result<()> {
+        let refusal = self
+            .hosts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .refusal(&id);
+        if let Some(reason) = refusal {
+            tracing::warn!(uuid = %id.uuid, addr = %id.xfer_addr(), reason, "datanode registration refused");
+            return Err(Error::DisallowedDatanode {
+                node: crate::namesystem::describe_datanode(&id),
+                reason: reason.to_owned(),
+            });
+        }
+        self.write_lock()
+            .register_datanode_as(id, rpc_user, Instant::now())
+            .map(|_| ())
+    }
+
+    /// The registered node a DatanodeProtocol call naming `uuid` comes from (see
+    /// [`FsNamesystem::datanode_for_call`]).
+    pub fn datanode_for_call(&self, uuid: &str, ip: &str, rpc_user: &str) -> Result<Option<u32>> {
+        self.read().datanode_for_call(uuid, ip, rpc_user)
+    }
+
+    /// True if a live DataNode is registered from `ip` by `rpc_user`.
+    pub fn is_datanode_caller(&self, ip: &str, rpc_user: &str) -> bool {
+        !self.read().datanodes_at(ip, rpc_user).is_empty()
+    }
+
+    /// refreshNodes: re-reads `dfs.hosts` and `dfs.hosts.exclude`; live nodes they now
+    /// refuse are declared dead and refused from then on. Returns those nodes' uuids.
+    pub fn refresh_nodes(&self) -> Result<Vec<String>> {
+        let hosts = {
+            let mut h = self.hosts.write().unwrap_or_else(|p| p.into_inner());
+            h.refresh()?;
+            h.clone()
+        };
+        let gone = self
+            .write_lock()
+            .disallow_datanodes(|id| hosts.refusal(id).is_some());
+        tracing::info!(?gone, "refreshNodes: host lists re-read");
+        Ok(gone)
+    }
+
+    /// Hadoop's `checkSuperuserPrivilege`: `AccessControlException` unless the caller is
+    /// the superuser or in the supergroup (no check with permissions off).
+    pub fn check_superuser(&self, caller: &Caller) -> Result<()> {
+        let fs = self.read();
+        if fs.config().permissions_enabled && !fs.is_superuser(caller) {
+            return Err(Error::SuperuserRequired {
+                user: caller.user.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -392,9 +451,13 @@ impl NameNode {
         self.write_lock().report_bad_blocks(bad);
     }
 
+    /// commitBlockSynchronization from a connection of `rpc_user` at `ip`: only the
+    /// primary DataNode of the block's recovery (registered from there) may commit it.
     #[allow(clippy::too_many_arguments)]
     pub fn commit_block_synchronization(
         &self,
+        ip: &str,
+        rpc_user: &str,
         block: &ExtendedBlock,
         new_gs: u64,
         new_length: u64,
@@ -403,7 +466,16 @@ impl NameNode {
         new_targets: &[(String, String)],
     ) -> Result<()> {
         self.mutate(|fs| {
+            let callers = fs.datanodes_at(ip, rpc_user);
+            if callers.is_empty() {
+                return Err(Error::UnregisteredNode {
+                    message: format!(
+                        "Unregistered server: no DataNode is registered from {ip} as {rpc_user}"
+                    ),
+                });
+            }
             fs.commit_block_synchronization(
+                &callers,
                 block,
                 new_gs,
                 new_length,

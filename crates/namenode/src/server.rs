@@ -2,6 +2,12 @@
 //! server serving ClientProtocol and DatanodeProtocol, and the monitors running as
 //! delayed messages on a looper thread named "NameNode Monitor".
 //!
+//! With `dfs.namenode.servicerpc-address` set, a second RPC server (Hadoop's service RPC
+//! server, `dfs.namenode.service.handler.count` handlers) serves the same protocols on
+//! its own port, so DataNodes (which prefer that address) do not queue behind clients.
+//! As in Hadoop, the client port keeps serving DatanodeProtocol too; who may use it is
+//! decided per call (docs/design/namenode-guard.md).
+//!
 //! ```no_run
 //! use ferrodfs_namenode::server::{NameNodeServer, NameNodeServerConfig};
 //! use ferrodfs_namenode::{NameNode, NameNodeConfig};
@@ -37,12 +43,18 @@ use ferrodfs_looper::{Handler, Looper};
 
 use crate::config::NameNodeConfig;
 use crate::error::{Error, Result};
+use crate::rpc::proxy_users::ProxyUsers;
 use crate::rpc::retry_cache::RetryCache;
 use crate::rpc::{ClientProtocolHandler, DatanodeProtocolHandler, ServerDefaults};
 use crate::NameNode;
 
 /// `dfs.namenode.handler.count` default.
 pub const HANDLER_COUNT_DEFAULT: usize = 10;
+/// `dfs.namenode.servicerpc-address`: the service RPC server (DataNodes); unset: none.
+pub const SERVICE_RPC_ADDRESS_KEY: &str = "dfs.namenode.servicerpc-address";
+/// `dfs.namenode.service.handler.count` (default 10).
+pub const SERVICE_HANDLER_COUNT_KEY: &str = "dfs.namenode.service.handler.count";
+pub const SERVICE_HANDLER_COUNT_DEFAULT: usize = 10;
 /// `ipc.server.read.threadpool.size`.
 pub const READERS_KEY: &str = "ipc.server.read.threadpool.size";
 pub const READERS_DEFAULT: usize = 1;
@@ -71,6 +83,12 @@ pub struct NameNodeServerConfig {
     pub namenode: NameNodeConfig,
     /// `dfs.namenode.rpc-address` (port 0: any free port).
     pub rpc_addr: SocketAddr,
+    /// `dfs.namenode.servicerpc-address` (None: DataNodes use `rpc_addr`).
+    pub service_rpc_addr: Option<SocketAddr>,
+    /// `dfs.namenode.service.handler.count`.
+    pub service_handlers: usize,
+    /// `hadoop.proxyuser.*`.
+    pub proxy_users: ProxyUsers,
     /// `dfs.namenode.handler.count`.
     pub handlers: usize,
     /// `ipc.server.read.threadpool.size`.
@@ -89,6 +107,9 @@ impl Default for NameNodeServerConfig {
             defaults: ServerDefaults::new(&namenode),
             namenode,
             rpc_addr: SocketAddr::from(([0, 0, 0, 0], keys::DFS_NAMENODE_RPC_PORT_DEFAULT)),
+            service_rpc_addr: None,
+            service_handlers: SERVICE_HANDLER_COUNT_DEFAULT,
+            proxy_users: ProxyUsers::default(),
             handlers: HANDLER_COUNT_DEFAULT,
             readers: READERS_DEFAULT,
             lease_check_interval: LEASE_RECHECK_DEFAULT,
@@ -128,17 +149,12 @@ impl NameNodeServerConfig {
                 || format!("0.0.0.0:{}", keys::DFS_NAMENODE_RPC_PORT_DEFAULT),
                 |hp| format!("{}:{}", hp.host, hp.port),
             );
-        let addrs: Vec<SocketAddr> = rpc
-            .to_socket_addrs()
-            .map_err(|e| conf_error(format!("{}: {rpc}: {e}", keys::DFS_NAMENODE_RPC_ADDRESS)))?
-            .collect();
-        // Prefer IPv4 (`localhost` may resolve to ::1 first; clients dial 127.0.0.1).
-        let rpc_addr = addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or(addrs.first())
-            .copied()
-            .ok_or_else(|| conf_error(format!("{rpc} resolves to no address")))?;
+        let rpc_addr = resolve(keys::DFS_NAMENODE_RPC_ADDRESS, &rpc)?;
+        let service_rpc_addr = conf
+            .get_socket_addr(SERVICE_RPC_ADDRESS_KEY, None)
+            .map_err(conf_error)?
+            .map(|hp| resolve(SERVICE_RPC_ADDRESS_KEY, &format!("{}:{}", hp.host, hp.port)))
+            .transpose()?;
         let count = |key: &str, default: usize| {
             conf.get_u64(key, default as u64)
                 .map(|n| usize::try_from(n).unwrap_or(default).max(1))
@@ -147,6 +163,9 @@ impl NameNodeServerConfig {
         Ok(NameNodeServerConfig {
             defaults: ServerDefaults::from_lookup(&nn, lookup),
             rpc_addr,
+            service_rpc_addr,
+            service_handlers: count(SERVICE_HANDLER_COUNT_KEY, SERVICE_HANDLER_COUNT_DEFAULT)?,
+            proxy_users: ProxyUsers::from_conf(conf),
             handlers: count(keys::DFS_NAMENODE_HANDLER_COUNT, HANDLER_COUNT_DEFAULT)?,
             readers: count(READERS_KEY, READERS_DEFAULT)?,
             lease_check_interval: conf
@@ -192,11 +211,27 @@ impl NameNodeServerConfig {
     }
 }
 
-/// A running NameNode: RPC server + monitor thread around a shared [`NameNode`].
+/// `host:port` of `key` resolved, IPv4 preferred (`localhost` may resolve to ::1
+/// first; clients dial 127.0.0.1).
+fn resolve(key: &str, hostport: &str) -> Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = hostport
+        .to_socket_addrs()
+        .map_err(|e| conf_error(format!("{key}: {hostport}: {e}")))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| conf_error(format!("{hostport} resolves to no address")))
+}
+
+/// A running NameNode: RPC server(s) + monitor thread around a shared [`NameNode`].
 #[derive(Debug)]
 pub struct NameNodeServer {
     nn: Arc<NameNode>,
     rpc: Option<Server>,
+    service_rpc: Option<Server>,
     monitor: Option<(Handler, JoinHandle<()>)>,
     rpc_addr: SocketAddr,
 }
@@ -206,32 +241,51 @@ impl NameNodeServer {
     pub fn start(config: NameNodeServerConfig) -> Result<NameNodeServer> {
         let t0 = Instant::now();
         let nn = Arc::new(NameNode::open(config.namenode.clone())?);
-        let client = Arc::new(
-            ClientProtocolHandler::new(Arc::clone(&nn), config.defaults.clone())
-                .with_retry_cache(RetryCache::from_config(&config.namenode).map(Arc::new)),
+        let proxy_users = Arc::new(config.proxy_users.clone());
+        let client = ClientProtocolHandler::new(Arc::clone(&nn), config.defaults.clone())
+            .with_retry_cache(RetryCache::from_config(&config.namenode).map(Arc::new))
+            .with_proxy_users(Arc::clone(&proxy_users));
+        let datanode = Arc::new(
+            DatanodeProtocolHandler::new(Arc::clone(&nn))
+                .with_proxy_users(proxy_users, Arc::clone(client.groups())),
         );
-        let datanode = Arc::new(DatanodeProtocolHandler::new(Arc::clone(&nn)));
+        let client = Arc::new(client);
         let monitor = start_monitor(Arc::clone(&nn), &config)?;
-        let rpc = Server::builder()
-            .bind(config.rpc_addr)
-            .readers(config.readers)
-            .handlers(config.handlers)
-            .service(client.service())
-            .service(datanode.service())
-            .start();
-        let rpc = match rpc {
+        let serve = |addr: SocketAddr, handlers: usize| {
+            Server::builder()
+                .bind(addr)
+                .readers(config.readers)
+                .handlers(handlers)
+                .service(Arc::clone(&client).service())
+                .service(Arc::clone(&datanode).service())
+                .start()
+                .map_err(|e| Error::Io {
+                    path: format!("rpc address {addr}").into(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+        };
+        let rpc = match serve(config.rpc_addr, config.handlers) {
             Ok(rpc) => rpc,
             Err(e) => {
                 stop_monitor(monitor);
-                return Err(Error::Io {
-                    path: format!("rpc address {}", config.rpc_addr).into(),
-                    source: std::io::Error::other(e.to_string()),
-                });
+                return Err(e);
             }
+        };
+        let service_rpc = match config.service_rpc_addr {
+            None => None,
+            Some(addr) => match serve(addr, config.service_handlers) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    rpc.shutdown();
+                    stop_monitor(monitor);
+                    return Err(e);
+                }
+            },
         };
         let rpc_addr = rpc.local_addr();
         tracing::info!(
             %rpc_addr,
+            service_rpc_addr = ?service_rpc.as_ref().map(Server::local_addr),
             name_dir = %config.namenode.name_dir.display(),
             handlers = config.handlers,
             startup_ms = t0.elapsed().as_millis() as u64,
@@ -240,6 +294,7 @@ impl NameNodeServer {
         Ok(NameNodeServer {
             nn,
             rpc: Some(rpc),
+            service_rpc,
             monitor: Some(monitor),
             rpc_addr,
         })
@@ -248,6 +303,17 @@ impl NameNodeServer {
     /// The address the RPC server listens on.
     pub fn rpc_addr(&self) -> SocketAddr {
         self.rpc_addr
+    }
+
+    /// The address the service RPC server listens on, if one runs.
+    pub fn service_rpc_addr(&self) -> Option<SocketAddr> {
+        self.service_rpc.as_ref().map(Server::local_addr)
+    }
+
+    /// Where DataNodes should call: the service RPC address, else the RPC address
+    /// (Hadoop's `DFSUtil.getNNServiceRpcAddresses`).
+    pub fn datanode_rpc_addr(&self) -> SocketAddr {
+        self.service_rpc_addr().unwrap_or(self.rpc_addr)
     }
 
     pub fn namenode(&self) -> &Arc<NameNode> {
@@ -270,6 +336,9 @@ impl NameNodeServer {
 
     fn stop_threads(&mut self) {
         if let Some(rpc) = self.rpc.take() {
+            rpc.shutdown();
+        }
+        if let Some(rpc) = self.service_rpc.take() {
             rpc.shutdown();
         }
         if let Some(m) = self.monitor.take() {
@@ -424,8 +493,19 @@ mod tests {
             "dfs.bytes-per-checksum=1024",
             "-D",
             "no.such.key=whatever",
+            "-D",
+            "dfs.namenode.servicerpc-address=localhost:9001",
+            "-D",
+            "hadoop.proxyuser.oozie.users=*",
+            "-D",
+            "hadoop.proxyuser.oozie.hosts=127.0.0.1",
         ]))
         .unwrap();
+        assert_eq!(c.service_rpc_addr, Some("127.0.0.1:9001".parse().unwrap()));
+        assert!(c
+            .proxy_users
+            .authorize("oozie", "bob", &[], "127.0.0.1".parse().unwrap())
+            .is_ok());
         assert_eq!(c.namenode.name_dir, std::path::PathBuf::from("/data/nn"));
         assert_eq!(c.rpc_addr, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(c.handlers, 7);

@@ -140,7 +140,7 @@ fn run(nn: &NameNode, op: &Op) {
 fn start(dir: &std::path::Path) -> NameNode {
     let nn = NameNode::open(config(dir)).unwrap();
     for n in 1..=2 {
-        nn.register_datanode(dn(n)).unwrap();
+        nn.register_datanode(dn(n), "dn").unwrap();
     }
     nn
 }

@@ -119,13 +119,16 @@ fn datanodes_register_report_and_serve_blocks() {
     let bp = t.server().namenode().storage_info().block_pool_id.clone();
     assert_eq!(version.block_pool_id, bp);
     assert_eq!(version.capabilities, Some(1));
-    // A DataNode of another namespace is refused.
+    // A DataNode of another namespace is refused (Hadoop's registration-ID check).
     let mut alien = version.storage_info.clone();
     alien.namespce_id ^= 1;
     let refused = dn.register_datanode(&RegisterDatanodeRequestProto {
         registration: registration(9, &alien),
     });
-    assert_eq!(class_of(refused), "java.io.IOException");
+    assert_eq!(
+        class_of(refused),
+        "org.apache.hadoop.hdfs.protocol.UnregisteredNodeException"
+    );
 
     let regs: Vec<_> = (1..=3)
         .map(|n| {

@@ -4,6 +4,7 @@
 //! Nodes and storages get small indices that never change while the NameNode runs;
 //! the block map refers to replicas by storage index.
 
+pub mod hosts;
 pub mod placement;
 
 use std::collections::{HashMap, VecDeque};
@@ -86,6 +87,12 @@ pub struct DatanodeDescriptor {
     pub blocks_scheduled: u32,
     /// When the last full block report (of any storage) was processed.
     pub last_block_report: Option<Instant>,
+    /// The RPC user the node registered as; its later DatanodeProtocol calls must come
+    /// from the same user (and from `id.ip_addr`).
+    pub rpc_user: String,
+    /// Refused by the host lists since it registered (`refreshNodes`); its next call
+    /// gets `DisallowedDatanodeException`.
+    pub disallowed: bool,
     commands: VecDeque<DatanodeCommand>,
 }
 
@@ -110,11 +117,18 @@ pub struct DatanodeManager {
 impl DatanodeManager {
     /// Registers (or re-registers, with new addresses) a node; returns its index.
     pub fn register(&mut self, id: DatanodeId, now: Instant) -> u32 {
+        self.register_as(id, "", now)
+    }
+
+    /// [`DatanodeManager::register`] recording the RPC user the node called as.
+    pub fn register_as(&mut self, id: DatanodeId, rpc_user: &str, now: Instant) -> u32 {
         if let Some(&ix) = self.by_uuid.get(&id.uuid) {
             let n = &mut self.nodes[ix as usize];
             n.id = id;
             n.alive = true;
+            n.disallowed = false;
             n.last_heartbeat = now;
+            rpc_user.clone_into(&mut n.rpc_user);
             return ix;
         }
         let ix = self.nodes.len() as u32;
@@ -130,6 +144,8 @@ impl DatanodeManager {
             alive: true,
             blocks_scheduled: 0,
             last_block_report: None,
+            rpc_user: rpc_user.to_owned(),
+            disallowed: false,
             commands: VecDeque::new(),
         });
         ix
@@ -252,16 +268,30 @@ impl DatanodeManager {
 
     /// Marks nodes silent for longer than `dead_after` as dead; returns them.
     pub fn expire(&mut self, now: Instant, dead_after: Duration) -> Vec<u32> {
-        let mut dead = Vec::new();
-        for (i, n) in self.nodes.iter_mut().enumerate() {
-            if n.alive && now.saturating_duration_since(n.last_heartbeat) > dead_after {
+        let silent: Vec<u32> = self
+            .nodes()
+            .filter(|(_, n)| {
+                n.alive && now.saturating_duration_since(n.last_heartbeat) > dead_after
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for &i in &silent {
+            self.mark_dead(i);
+        }
+        silent
+    }
+
+    /// Declares one node dead now (its queued work is dropped). False if it was not live.
+    pub fn mark_dead(&mut self, ix: u32) -> bool {
+        match self.nodes.get_mut(ix as usize) {
+            Some(n) if n.alive => {
                 n.alive = false;
                 n.commands.clear();
                 n.blocks_scheduled = 0;
-                dead.push(i as u32);
+                true
             }
+            _ => false,
         }
-        dead
     }
 
     pub fn queue_command(&mut self, node: u32, cmd: DatanodeCommand) {

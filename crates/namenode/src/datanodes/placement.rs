@@ -45,7 +45,8 @@ impl DatanodeManager {
                     && !names(m, ix, req.excluded)
             })
         };
-        let mut chosen: Vec<u32> = Vec::with_capacity(req.count);
+        // `req.count` may come from a peer: reserve no more than there are nodes.
+        let mut chosen: Vec<u32> = Vec::with_capacity(req.count.min(self.nodes.len()));
         let all: Vec<u32> = self.nodes().map(|(ix, _)| ix).collect();
         for f in req.favored {
             if chosen.len() == req.count {

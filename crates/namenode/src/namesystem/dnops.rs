@@ -63,6 +63,83 @@ impl FsNamesystem {
         self.dns.register(id, now)
     }
 
+    /// registerDatanode from an RPC caller: refused (Hadoop's `UnregisteredNodeException`
+    /// message) while a live node of that uuid is registered from another IP or RPC user,
+    /// so no caller can take over a running DataNode's identity.
+    pub fn register_datanode_as(
+        &mut self,
+        id: DatanodeId,
+        rpc_user: &str,
+        now: Instant,
+    ) -> Result<u32> {
+        if let Some(ix) = self.dns.live_index(&id.uuid) {
+            if let Some(n) = self.dns.node(ix) {
+                if n.id.ip_addr != id.ip_addr || n.rpc_user != rpc_user {
+                    return Err(storage_claimed(&id, n));
+                }
+            }
+        }
+        tracing::info!(uuid = %id.uuid, addr = %id.xfer_addr(), user = rpc_user, "datanode registered");
+        Ok(self.dns.register_as(id, rpc_user, now))
+    }
+
+    /// The node behind a DatanodeProtocol call naming `uuid`, from a connection of
+    /// `rpc_user` at `ip`: `Ok(None)` if no live node has that uuid (the caller must
+    /// register), an error if the node was disallowed since (`DisallowedDatanodeException`)
+    /// or registered from another IP or user (`UnregisteredNodeException`).
+    pub fn datanode_for_call(&self, uuid: &str, ip: &str, rpc_user: &str) -> Result<Option<u32>> {
+        let Some(ix) = self.dns.index_of(uuid) else {
+            return Ok(None);
+        };
+        let Some(n) = self.dns.node(ix) else {
+            return Ok(None);
+        };
+        if n.id.ip_addr != ip || n.rpc_user != rpc_user {
+            let caller = DatanodeId {
+                ip_addr: ip.to_owned(),
+                ..n.id.clone()
+            };
+            return Err(storage_claimed(&caller, n));
+        }
+        if n.disallowed {
+            return Err(Error::DisallowedDatanode {
+                node: describe(&n.id),
+                reason: crate::datanodes::hosts::NOT_INCLUDED.to_owned(),
+            });
+        }
+        Ok(n.alive.then_some(ix))
+    }
+
+    /// The live DataNodes registered from `ip` by `rpc_user` (calls that carry no
+    /// registration, such as commitBlockSynchronization, are matched by these).
+    pub fn datanodes_at(&self, ip: &str, rpc_user: &str) -> Vec<u32> {
+        self.dns
+            .nodes()
+            .filter(|(_, n)| {
+                n.alive && !n.disallowed && n.id.ip_addr == ip && n.rpc_user == rpc_user
+            })
+            .map(|(ix, _)| ix)
+            .collect()
+    }
+
+    /// After the host lists changed (`refreshNodes`): live nodes that `refused` names are
+    /// declared dead and flagged, so their next call is refused. Returns their uuids.
+    pub fn disallow_datanodes(&mut self, refused: impl Fn(&DatanodeId) -> bool) -> Vec<String> {
+        let gone: Vec<u32> = self
+            .dns
+            .nodes()
+            .filter(|(_, n)| n.alive && refused(&n.id))
+            .map(|(ix, _)| ix)
+            .collect();
+        for &ix in &gone {
+            self.dns.mark_dead(ix);
+            if let Some(n) = self.dns.node_mut(ix) {
+                n.disallowed = true;
+            }
+        }
+        self.handle_dead(&gone)
+    }
+
     /// sendHeartbeat: updates statistics and returns the node's pending commands (or
     /// `Register` if the node is unknown or was declared dead).
     pub fn heartbeat(
@@ -94,11 +171,7 @@ impl FsNamesystem {
     }
 
     fn live_node(&self, uuid: &str) -> Result<u32> {
-        self.dns
-            .live_index(uuid)
-            .ok_or_else(|| Error::UnregisteredNode {
-                uuid: uuid.to_owned(),
-            })
+        self.dns.live_index(uuid).ok_or_else(|| unregistered(uuid))
     }
 
     fn invalidate(&mut self, node: u32, block_id: BlockId, gs: u64, num_bytes: u64) {
@@ -305,6 +378,11 @@ impl FsNamesystem {
     /// Declares silent DataNodes dead and forgets their replicas; returns their uuids.
     pub fn check_heartbeats(&mut self, now: Instant) -> Vec<String> {
         let dead = self.dns.expire(now, self.config.dead_node_interval());
+        self.handle_dead(&dead)
+    }
+
+    /// Drops the replicas of nodes just declared dead and reschedules their work.
+    fn handle_dead(&mut self, dead: &[u32]) -> Vec<String> {
         if dead.is_empty() {
             return Vec::new();
         }
@@ -328,7 +406,7 @@ impl FsNamesystem {
             self.update_redundancy(id);
         }
         // Re-replications sent to a dead node will not arrive: schedule them again.
-        for id in self.redundancy.targets_died(&dead) {
+        for id in self.redundancy.targets_died(dead) {
             self.update_redundancy(id);
         }
         dead.iter()
@@ -481,5 +559,36 @@ impl FsNamesystem {
             SafeModeAction::Get => {}
         }
         self.safe_mode.on
+    }
+}
+
+/// Hadoop's `DatanodeRegistration` text: `ip:xferPort` and the uuid.
+pub fn describe(id: &DatanodeId) -> String {
+    format!(
+        "DatanodeRegistration({}, datanodeUuid={}, infoPort={}, ipcPort={})",
+        id.xfer_addr(),
+        id.uuid,
+        id.info_port,
+        id.ipc_port
+    )
+}
+
+/// Hadoop's `UnregisteredNodeException(NodeRegistration)`.
+pub fn unregistered(uuid: &str) -> Error {
+    Error::UnregisteredNode {
+        message: format!("Unregistered server: DatanodeRegistration(datanodeUuid={uuid})"),
+    }
+}
+
+/// Hadoop's `UnregisteredNodeException(DatanodeID, DatanodeInfo)`: a caller claims the
+/// uuid of a node registered from elsewhere.
+fn storage_claimed(caller: &DatanodeId, stored: &crate::datanodes::DatanodeDescriptor) -> Error {
+    Error::UnregisteredNode {
+        message: format!(
+            "Data node {} is attempting to report storage ID {}. Node {} is expected to serve this storage.",
+            describe(caller),
+            caller.uuid,
+            describe(&stored.id)
+        ),
     }
 }

@@ -19,7 +19,10 @@ mod write;
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub use dnops::{ReceivedDeletedBlock, ReceivedDeletedStatus, ReportedBlock, SafeModeAction};
+pub use dnops::{
+    describe as describe_datanode, unregistered as unregistered_datanode, ReceivedDeletedBlock,
+    ReceivedDeletedStatus, ReportedBlock, SafeModeAction,
+};
 pub use read::{
     ContentSummary, DirectoryListing, FileStatus, FileType, FsStats, LocatedBlock, LocatedBlocks,
 };
@@ -47,6 +50,16 @@ pub(crate) struct SafeMode {
     pub reached_at: Option<Instant>,
 }
 
+/// A block recovery the NameNode started (Hadoop keeps these in the block's
+/// `BlockUnderConstructionFeature`): only its primary may commit it, with this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockRecovery {
+    /// The recovery id (the new generation stamp).
+    pub id: u64,
+    /// The node index of the primary DataNode, if one was live.
+    pub primary: Option<u32>,
+}
+
 /// The NameNode's whole in-memory state.
 #[derive(Debug)]
 pub struct FsNamesystem {
@@ -64,8 +77,8 @@ pub struct FsNamesystem {
     pub(crate) gen_stamp: u64,
     /// Expected locations (storage indices) of blocks being written.
     pub(crate) expected_locs: HashMap<BlockId, Vec<u32>>,
-    /// Recovery ids of blocks under recovery.
-    pub(crate) recovery_ids: HashMap<BlockId, u64>,
+    /// Blocks under recovery: the recovery id and the primary DataNode asked to run it.
+    pub(crate) recovery_ids: HashMap<BlockId, BlockRecovery>,
     /// DataNodes already chosen as primary of a block's recovery, latest last (Hadoop's
     /// `ReplicaUnderConstruction.chosenAsPrimary`): a retry picks another.
     pub(crate) recovery_primaries: HashMap<BlockId, Vec<u32>>,

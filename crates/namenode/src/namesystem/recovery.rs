@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{now_ms, FsNamesystem};
+use super::{now_ms, BlockRecovery, FsNamesystem};
 use crate::blocks::{BlockState, ExtendedBlock};
 use crate::datanodes::DatanodeCommand;
 use crate::editlog::EditOp;
@@ -128,9 +128,15 @@ impl FsNamesystem {
                 if let Some(b) = self.blocks.get_mut(last) {
                     b.state = BlockState::UnderRecovery;
                 }
-                self.recovery_ids.insert(last, recovery_id);
                 self.expected_locs.insert(last, live.clone());
                 let primary = self.choose_recovery_primary(last, &live);
+                self.recovery_ids.insert(
+                    last,
+                    BlockRecovery {
+                        id: recovery_id,
+                        primary,
+                    },
+                );
                 let locations = live
                     .iter()
                     .filter_map(|&s| self.dns.storage_info(s))
@@ -233,9 +239,17 @@ impl FsNamesystem {
     }
 
     /// commitBlockSynchronization: the primary DataNode finished recovering `block`.
+    ///
+    /// `callers` are the DataNodes the calling connection may be (registered from its IP
+    /// by its RPC user; the request names none). Checked in Hadoop's order, and nothing
+    /// changes on a refusal: not in safe mode; the block exists (a missing one is fine for
+    /// a retried delete); its file exists; a closed file means a retry (accepted, no
+    /// change); the recovery id is the one issued (a block not under recovery has id 0, as
+    /// in Hadoop); and, beyond Hadoop, the caller is the primary the recovery was sent to.
     #[allow(clippy::too_many_arguments)]
     pub fn commit_block_synchronization(
         &mut self,
+        callers: &[u32],
         block: &ExtendedBlock,
         new_gs: u64,
         new_length: u64,
@@ -243,30 +257,53 @@ impl FsNamesystem {
         delete_block: bool,
         new_targets: &[(String, String)],
     ) -> Result<()> {
+        self.check_not_safe_mode("commitBlockSynchronization")?;
         let id = block.block_id;
-        let info = self.blocks.get(id).cloned().ok_or(Error::InvalidBlock {
-            block: id,
-            reason: "unknown block",
-        })?;
+        let Some(info) = self.blocks.get(id).cloned() else {
+            if delete_block {
+                return Ok(()); // a retry of a delete
+            }
+            return Err(Error::Refused {
+                message: format!("Block (={}) not found", block_name(block)),
+            });
+        };
         let file = info.inode;
-        let ix = self.ns.ix_of(file).ok_or(Error::InvalidBlock {
-            block: id,
-            reason: "block of a deleted file",
+        let ix = self.ns.ix_of(file).ok_or_else(|| Error::FileNotFound {
+            path: format!("block {id}, likely due to delayed block removal"),
         })?;
         let open = self.ns.inode(ix)?.file().is_some_and(|f| f.uc.is_some());
-        if !open {
-            if info.gs == new_gs && info.num_bytes == new_length {
-                return Ok(()); // a retry
-            }
-            return Err(Error::InvalidBlock {
-                block: id,
-                reason: "file is closed",
+        if !open || info.state == BlockState::Complete {
+            tracing::debug!(
+                block = id,
+                "commitBlockSynchronization for a closed file: a retry"
+            );
+            return Ok(());
+        }
+        let recovery = self
+            .recovery_ids
+            .get(&id)
+            .copied()
+            .filter(|_| info.state == BlockState::UnderRecovery);
+        let current = recovery.map_or(0, |r| r.id);
+        if current != new_gs {
+            return Err(Error::Refused {
+                message: format!(
+                    "The recovery id {new_gs} does not match current recovery id {current} for block {}",
+                    block_name(block)
+                ),
             });
         }
-        if self.recovery_ids.get(&id).is_some_and(|&r| r != new_gs) {
-            return Err(Error::InvalidBlock {
-                block: id,
-                reason: "recovery id does not match",
+        let primary = recovery.and_then(|r| r.primary);
+        if !primary.is_some_and(|p| callers.contains(&p)) {
+            let expected = primary
+                .and_then(|p| self.dns.node(p))
+                .map_or_else(|| "none".to_owned(), |n| n.id.xfer_addr());
+            return Err(Error::Refused {
+                message: format!(
+                    "commitBlockSynchronization for block {} refused: the caller is not \
+                     the primary DataNode of its recovery ({expected})",
+                    block_name(block)
+                ),
             });
         }
         if delete_block {
@@ -292,6 +329,7 @@ impl FsNamesystem {
                 b.state = BlockState::Committed;
             }
             self.recovery_ids.remove(&id);
+            self.recovery_primaries.remove(&id);
         }
         if close_file {
             let now = now_ms();
@@ -385,8 +423,15 @@ impl FsNamesystem {
         if let Some(b) = self.blocks.get_mut(last) {
             b.state = BlockState::UnderRecovery;
         }
-        self.recovery_ids.insert(last, recovery_id);
-        if let Some(p) = live.first().and_then(|&s| self.dns.node_of_storage(s)) {
+        let primary = live.first().and_then(|&s| self.dns.node_of_storage(s));
+        self.recovery_ids.insert(
+            last,
+            BlockRecovery {
+                id: recovery_id,
+                primary,
+            },
+        );
+        if let Some(p) = primary {
             let locations = live
                 .iter()
                 .filter_map(|&s| self.dns.storage_info(s))
@@ -408,4 +453,9 @@ impl FsNamesystem {
         }
         Ok(false)
     }
+}
+
+/// A block as Hadoop prints an `ExtendedBlock`: `pool:blk_id_gs`.
+fn block_name(b: &ExtendedBlock) -> String {
+    format!("{}:blk_{}_{}", b.pool_id, b.block_id, b.gs)
 }

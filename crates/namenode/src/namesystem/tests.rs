@@ -495,6 +495,7 @@ fn hard_limit_expiry_recovers_the_block() {
     assert_eq!(fs.check_leases(later), vec!["/open".to_owned()]);
     // The primary DataNode gets a recover command with a new recovery id.
     let mut recover = None;
+    let mut primary = None;
     for n in 1..=2 {
         for cmd in fs.heartbeat(&format!("dn-{n}"), &[], 0, later) {
             if let DatanodeCommand::Recover {
@@ -507,6 +508,7 @@ fn hard_limit_expiry_recovers_the_block() {
                 assert_eq!(block.block_id, lb.block.block_id);
                 assert_eq!(locations.len(), 2);
                 recover = Some(new_gs);
+                primary = fs.dns.index_of(&format!("dn-{n}"));
             }
         }
     }
@@ -516,15 +518,41 @@ fn hard_limit_expiry_recovers_the_block() {
         create(&mut fs, &c, "/open"),
         Err(Error::RecoveryInProgress { .. })
     ));
-    assert!(fs
-        .commit_block_synchronization(&lb.block, recovery_id + 5, 77, true, false, &[])
-        .is_err());
+    let primary = primary.expect("a primary");
+    let other = fs
+        .dns
+        .nodes()
+        .map(|(ix, _)| ix)
+        .find(|&ix| ix != primary)
+        .unwrap();
     let targets = vec![
         ("dn-1".to_owned(), String::new()),
         ("dn-2".to_owned(), String::new()),
     ];
-    fs.commit_block_synchronization(&lb.block, recovery_id, 77, true, false, &targets)
-        .unwrap();
+    // Refused, changing nothing: a wrong recovery id, or a caller that is not the primary.
+    assert!(fs
+        .commit_block_synchronization(&[primary], &lb.block, recovery_id + 5, 77, true, false, &[])
+        .is_err());
+    let e = fs
+        .commit_block_synchronization(&[other], &lb.block, recovery_id, 1 << 30, true, true, &[])
+        .unwrap_err();
+    assert!(e.to_string().contains("not the primary"), "{e}");
+    assert!(
+        fs.get_file_info(&su(), "/open")
+            .unwrap()
+            .unwrap()
+            .under_construction
+    );
+    fs.commit_block_synchronization(
+        &[primary],
+        &lb.block,
+        recovery_id,
+        77,
+        true,
+        false,
+        &targets,
+    )
+    .unwrap();
     let info = fs.get_file_info(&su(), "/open").unwrap().unwrap();
     assert!(!info.under_construction);
     assert_eq!(info.length, 77);

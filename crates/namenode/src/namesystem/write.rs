@@ -603,6 +603,8 @@ impl FsNamesystem {
             .iter()
             .filter_map(|uuid| self.dns.index_of(uuid))
             .collect();
+        // `count` comes from the wire: never more than there are live DataNodes.
+        let count = count.min(self.dns.live_count());
         let chosen = self.dns.choose_targets(&PlacementRequest {
             count,
             writer_ip: Some(caller.client_machine.as_str()),

@@ -24,6 +24,10 @@ const NUM_BYTES_MASK: u64 = (1 << 48) - 1;
 const REPLICA_STATE_MASK: u64 = 0xF;
 /// Most replicas one report may claim (bounds allocations made from its counts).
 pub const MAX_REPORTED_BLOCKS: u64 = 64 * 1024 * 1024;
+/// Fewest bytes one replica takes in the buffer encoding (four one-byte varints): a
+/// report's claimed count is bounded by its buffer length over this before anything
+/// is reserved.
+pub const MIN_BUFFER_BYTES_PER_BLOCK: usize = 4;
 
 /// A block report list that does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +50,10 @@ pub fn decode_buffers(
 ) -> Result<Vec<ReportedBlock>, BlockListError> {
     if count > MAX_REPORTED_BLOCKS {
         return Err(BlockListError("too many blocks"));
+    }
+    let total: usize = buffers.iter().map(Vec::len).sum();
+    if count > (total / MIN_BUFFER_BYTES_PER_BLOCK) as u64 {
+        return Err(BlockListError("more blocks claimed than the buffers hold"));
     }
     let bytes: Vec<u8> = buffers.concat();
     let mut buf = &bytes[..];
@@ -84,6 +92,7 @@ pub fn decode_longs(longs: &[u64]) -> Result<Vec<ReportedBlock>, BlockListError>
     if n_fin > MAX_REPORTED_BLOCKS || n_uc > MAX_REPORTED_BLOCKS {
         return Err(BlockListError("too many blocks"));
     }
+    // Checked against the longs actually sent before anything is reserved.
     let fin_len = 3 * n_fin as usize;
     let expected = fin_len + 3 + 4 * n_uc as usize;
     // Hadoop always writes the delimiter; accept its absence when there is no UC part.
@@ -176,7 +185,12 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode_buffers(n, &[longer]).is_err());
-        assert!(decode_buffers(MAX_REPORTED_BLOCKS + 1, &[bytes]).is_err());
+        assert!(decode_buffers(MAX_REPORTED_BLOCKS + 1, std::slice::from_ref(&bytes)).is_err());
+        // 64 Mi blocks claimed in a few bytes: refused before any reservation.
+        assert_eq!(
+            decode_buffers(MAX_REPORTED_BLOCKS, &[bytes]),
+            Err(BlockListError("more blocks claimed than the buffers hold"))
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use ferrodfs_proto::protocol::CLIENT_NAMENODE_PROTOCOL;
 
 use super::convert::{self, remote};
 use super::groups::GroupMapping;
+use super::proxy_users::ProxyUsers;
 use super::retry_cache::RetryCache;
 use super::{CallInfo, RpcResult};
 use crate::config::NameNodeConfig;
@@ -38,6 +39,15 @@ pub const WRITE_PACKET_SIZE_KEY: &str = "dfs.client-write-packet-size";
 pub const FILE_BUFFER_SIZE_KEY: &str = "io.file.buffer.size";
 /// `fs.trash.interval`.
 pub const TRASH_INTERVAL_KEY: &str = "fs.trash.interval";
+
+/// `RefreshNodesRequestProto` (empty; not in the vendored protos, which predate the
+/// admin calls we serve).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RefreshNodesRequestProto {}
+
+/// `RefreshNodesResponseProto` (empty).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RefreshNodesResponseProto {}
 
 /// What getServerDefaults answers (Hadoop's `FsServerDefaults`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +119,7 @@ pub struct ClientProtocolHandler {
     defaults: ServerDefaults,
     groups: Arc<GroupMapping>,
     retry_cache: Option<Arc<RetryCache>>,
+    proxy_users: Arc<ProxyUsers>,
 }
 
 fn file_id(id: Option<u64>) -> Option<u64> {
@@ -140,7 +151,34 @@ impl ClientProtocolHandler {
             defaults,
             groups: Arc::new(GroupMapping::default()),
             retry_cache: None,
+            proxy_users: Arc::new(ProxyUsers::default()),
         }
+    }
+
+    /// Checks impersonating connections against `proxy_users` (default: none allowed).
+    pub fn with_proxy_users(mut self, proxy_users: Arc<ProxyUsers>) -> ClientProtocolHandler {
+        self.proxy_users = proxy_users;
+        self
+    }
+
+    /// The groups mapping callers' groups come from.
+    pub fn groups(&self) -> &Arc<GroupMapping> {
+        &self.groups
+    }
+
+    /// The caller of one RPC, refused (`AuthorizationException`) if it impersonates a
+    /// user without `hadoop.proxyuser.*` allowing it.
+    pub fn call_info(&self, ctx: &ferrodfs_ipc::server::CallContext) -> RpcResult<CallInfo> {
+        self.proxy_users
+            .authorize_call(ctx, |u| self.groups.groups(u))
+            .map_err(|e| remote(&e))
+    }
+
+    /// Hadoop's `checkSuperuserPrivilege` for the admin calls.
+    fn check_superuser(&self, call: &CallInfo) -> RpcResult<()> {
+        self.nn
+            .check_superuser(&self.caller(call, ""))
+            .map_err(|e| remote(&e))
     }
 
     /// Answers retried `@AtMostOnce` calls (create, append, rename, rename2, delete,
@@ -201,6 +239,7 @@ impl ClientProtocolHandler {
             "reportBadBlocks" => report_bad_blocks,
             "truncate" => truncate,
             "setSafeMode" => set_safe_mode,
+            "refreshNodes" => refresh_nodes,
             "msync" => msync,
         )
         // Lookups under the namesystem's read lock (writers hold the write lock only to
@@ -359,11 +398,13 @@ impl ClientProtocolHandler {
         Ok(convert::fs_stats(&self.nn.get_fs_stats()))
     }
 
+    /// Superuser only (Hadoop 3.3's `datanodeReport` checks the privilege).
     pub fn get_datanode_report(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: GetDatanodeReportRequestProto,
     ) -> RpcResult<GetDatanodeReportResponseProto> {
+        self.check_superuser(call)?;
         let kind = DatanodeReportTypeProto::try_from(req.r#type).ok();
         let di = self.nn.with_namesystem(|fs| {
             let blocks = fs.blocks_per_node();
@@ -505,6 +546,8 @@ impl ClientProtocolHandler {
         req: GetAdditionalDatanodeRequestProto,
     ) -> RpcResult<GetAdditionalDatanodeResponseProto> {
         let existing: Vec<String> = req.existings.iter().map(convert::node_name).collect();
+        // A count from the wire: the namesystem bounds it by the live DataNodes.
+        let count = usize::try_from(req.num_additional_nodes).unwrap_or(usize::MAX);
         let excluded: Vec<String> = req.excludes.iter().map(convert::node_name).collect();
         let lb = self
             .nn
@@ -515,7 +558,7 @@ impl ClientProtocolHandler {
                 &convert::extended_block(&req.blk),
                 &existing,
                 &excluded,
-                req.num_additional_nodes as usize,
+                count,
             )
             .map_err(|e| remote(&e))?;
         Ok(GetAdditionalDatanodeResponseProto {
@@ -776,6 +819,17 @@ impl ClientProtocolHandler {
             .set_safe_mode(&self.caller(call, ""), action)
             .map_err(|e| remote(&e))?;
         Ok(SetSafeModeResponseProto { result })
+    }
+
+    /// refreshNodes (superuser): re-reads `dfs.hosts` / `dfs.hosts.exclude`.
+    pub fn refresh_nodes(
+        &self,
+        call: &CallInfo,
+        _req: RefreshNodesRequestProto,
+    ) -> RpcResult<RefreshNodesResponseProto> {
+        self.check_superuser(call)?;
+        self.nn.refresh_nodes().map_err(|e| remote(&e))?;
+        Ok(RefreshNodesResponseProto {})
     }
 
     /// No observer NameNodes: nothing to wait for.

@@ -16,10 +16,13 @@ use ferrodfs_proto::protocol::DATANODE_PROTOCOL;
 
 use super::block_list;
 use super::convert::{self, io_exception, remote};
+use super::groups::GroupMapping;
+use super::proxy_users::ProxyUsers;
+use super::version::compare_versions;
 use super::{CallInfo, RpcResult};
 use crate::datanodes::StorageReport;
 use crate::namesystem::{ReceivedDeletedBlock, ReceivedDeletedStatus};
-use crate::NameNode;
+use crate::{Error, NameNode};
 
 /// The Hadoop version we claim to be (DataNodes compare it with their minimum).
 pub const SOFTWARE_VERSION: &str = "3.3.4";
@@ -33,6 +36,9 @@ pub struct DatanodeProtocolHandler {
     nn: Arc<NameNode>,
     /// Full-block-report lease ids handed out (any non-zero id lets a DataNode report).
     next_report_lease: AtomicU64,
+    /// `hadoop.proxyuser.*`: which connections may act for another user.
+    proxy_users: Arc<ProxyUsers>,
+    groups: Arc<GroupMapping>,
 }
 
 impl DatanodeProtocolHandler {
@@ -40,7 +46,28 @@ impl DatanodeProtocolHandler {
         DatanodeProtocolHandler {
             nn,
             next_report_lease: AtomicU64::new(1),
+            proxy_users: Arc::new(ProxyUsers::default()),
+            groups: Arc::new(GroupMapping::default()),
         }
+    }
+
+    /// Checks impersonating connections against `proxy_users`, with `groups`.
+    pub fn with_proxy_users(
+        mut self,
+        proxy_users: Arc<ProxyUsers>,
+        groups: Arc<GroupMapping>,
+    ) -> DatanodeProtocolHandler {
+        self.proxy_users = proxy_users;
+        self.groups = groups;
+        self
+    }
+
+    /// The caller of one RPC, refused (`AuthorizationException`) if it impersonates a
+    /// user without `hadoop.proxyuser.*` allowing it.
+    pub fn call_info(&self, ctx: &ferrodfs_ipc::server::CallContext) -> RpcResult<CallInfo> {
+        self.proxy_users
+            .authorize_call(ctx, |u| self.groups.groups(u))
+            .map_err(|e| remote(&e))
     }
 
     /// The RPC service: every method of this handler under Hadoop's method names.
@@ -69,21 +96,76 @@ impl DatanodeProtocolHandler {
         }
     }
 
-    /// Refuses a DataNode formatted for another namespace.
+    /// Hadoop's registration-ID check (`verifyRequest`): a DataNode formatted for
+    /// another namespace, or a caller that sends none, is an unregistered server.
     fn check_namespace(&self, reg: &DatanodeRegistrationProto) -> RpcResult<()> {
         let info = self.nn.storage_info();
         let theirs = &reg.storage_info;
-        let ns_ok = theirs.namespce_id == 0 || theirs.namespce_id == info.namespace_id;
-        let cluster_ok = theirs.cluster_id.is_empty() || theirs.cluster_id == info.cluster_id;
-        if ns_ok && cluster_ok {
-            Ok(())
-        } else {
-            Err(io_exception(format!(
-                "Incompatible namespace: NameNode namespaceID = {}, clusterID = {}; \
-                 DataNode namespaceID = {}, clusterID = {}",
-                info.namespace_id, info.cluster_id, theirs.namespce_id, theirs.cluster_id
-            )))
+        if theirs.namespce_id == info.namespace_id && theirs.cluster_id == info.cluster_id {
+            return Ok(());
         }
+        tracing::warn!(
+            uuid = %reg.datanode_id.datanode_uuid,
+            namespace_id = theirs.namespce_id,
+            cluster_id = %theirs.cluster_id,
+            "registration IDs mismatched"
+        );
+        Err(remote(&Error::UnregisteredNode {
+            message: format!(
+                "Unregistered server: DatanodeRegistration(datanodeUuid={}): registration \
+                 ID NS-{}-{} does not match the expected ID NS-{}-{}",
+                reg.datanode_id.datanode_uuid,
+                theirs.namespce_id,
+                theirs.cluster_id,
+                info.namespace_id,
+                info.cluster_id
+            ),
+        }))
+    }
+
+    /// Hadoop's `verifySoftwareVersion`: a DataNode older than
+    /// `dfs.namenode.min.supported.datanode.version` is refused.
+    fn check_software_version(&self, reg: &DatanodeRegistrationProto) -> RpcResult<()> {
+        let minimum = self
+            .nn
+            .with_namesystem(|fs| fs.config().min_datanode_version.clone());
+        if compare_versions(&reg.software_version, &minimum).is_lt() {
+            return Err(remote(&Error::IncorrectVersion {
+                reported: reg.software_version.clone(),
+                minimum,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The registered node a call naming `reg` comes from; `None` if its uuid is not
+    /// (or no longer) live. A mismatched namespace, IP or user is an error.
+    fn caller_node(
+        &self,
+        call: &CallInfo,
+        reg: &DatanodeRegistrationProto,
+    ) -> RpcResult<Option<u32>> {
+        self.check_namespace(reg)?;
+        self.nn
+            .datanode_for_call(
+                &reg.datanode_id.datanode_uuid,
+                &call.remote_ip(),
+                &call.user,
+            )
+            .map_err(|e| remote(&e))
+    }
+
+    /// [`Self::caller_node`] for calls that only a registered node may make.
+    fn registered_caller(
+        &self,
+        call: &CallInfo,
+        reg: &DatanodeRegistrationProto,
+    ) -> RpcResult<u32> {
+        self.caller_node(call, reg)?.ok_or_else(|| {
+            remote(&crate::namesystem::unregistered_datanode(
+                &reg.datanode_id.datanode_uuid,
+            ))
+        })
     }
 
     pub fn version_request(
@@ -112,28 +194,36 @@ impl DatanodeProtocolHandler {
         req: RegisterDatanodeRequestProto,
     ) -> RpcResult<RegisterDatanodeResponseProto> {
         let mut reg = req.registration;
+        self.check_software_version(&reg)?;
         self.check_namespace(&reg)?;
         if reg.datanode_id.datanode_uuid.is_empty() {
             return Err(io_exception("registration without a datanodeUuid"));
         }
-        if let Some(addr) = call.remote_addr {
-            reg.datanode_id.ip_addr = addr.ip().to_string();
-        }
+        // Hadoop's DatanodeManager.registerDatanode: the IP is the connection's.
+        reg.datanode_id.ip_addr = call.remote_ip();
         if reg.datanode_id.host_name.is_empty() {
             reg.datanode_id.host_name = reg.datanode_id.ip_addr.clone();
         }
         let id = convert::datanode_id(&reg.datanode_id)?;
-        self.nn.register_datanode(id).map_err(|e| remote(&e))?;
+        self.nn
+            .register_datanode(id, &call.user)
+            .map_err(|e| remote(&e))?;
         reg.storage_info = self.storage_info();
         Ok(RegisterDatanodeResponseProto { registration: reg })
     }
 
     pub fn send_heartbeat(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: HeartbeatRequestProto,
     ) -> RpcResult<HeartbeatResponseProto> {
         let uuid = &req.registration.datanode_id.datanode_uuid;
+        if self.caller_node(call, &req.registration)?.is_none() {
+            // Hadoop's handleHeartbeat: an unknown (or dead) node is told to register.
+            return Ok(
+                self.heartbeat_response(&[crate::datanodes::DatanodeCommand::Register], None)
+            );
+        }
         let reports: Vec<StorageReport> = req
             .reports
             .iter()
@@ -148,12 +238,20 @@ impl DatanodeProtocolHandler {
         let cmds = self
             .nn
             .heartbeat(uuid, &reports, req.xceiver_count.unwrap_or(0));
-        let pool = &self.nn.storage_info().block_pool_id;
         let lease = req
             .request_full_block_report_lease
             .unwrap_or(false)
             .then(|| self.next_report_lease.fetch_add(1, Ordering::Relaxed));
-        Ok(HeartbeatResponseProto {
+        Ok(self.heartbeat_response(&cmds, lease))
+    }
+
+    fn heartbeat_response(
+        &self,
+        cmds: &[crate::datanodes::DatanodeCommand],
+        lease: Option<u64>,
+    ) -> HeartbeatResponseProto {
+        let pool = &self.nn.storage_info().block_pool_id;
+        HeartbeatResponseProto {
             cmds: cmds
                 .iter()
                 .map(|c| convert::datanode_command(c, pool))
@@ -165,14 +263,16 @@ impl DatanodeProtocolHandler {
             rolling_upgrade_status: None,
             rolling_upgrade_status_v2: None,
             full_block_report_lease_id: lease,
-        })
+        }
     }
 
+    /// The replica lists are decoded only after the caller is known to be the node.
     pub fn block_report(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: BlockReportRequestProto,
     ) -> RpcResult<BlockReportResponseProto> {
+        self.registered_caller(call, &req.registration)?;
         let uuid = &req.registration.datanode_id.datanode_uuid;
         for storage in &req.reports {
             let blocks = block_list::decode(storage).map_err(|e| io_exception(e.to_string()))?;
@@ -185,10 +285,11 @@ impl DatanodeProtocolHandler {
 
     pub fn block_received_and_deleted(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: BlockReceivedAndDeletedRequestProto,
     ) -> RpcResult<BlockReceivedAndDeletedResponseProto> {
         use received_deleted_block_info_proto::BlockStatus;
+        self.registered_caller(call, &req.registration)?;
         let uuid = &req.registration.datanode_id.datanode_uuid;
         for storage in &req.blocks {
             let mut entries = Vec::with_capacity(storage.blocks.len());
@@ -215,19 +316,31 @@ impl DatanodeProtocolHandler {
         Ok(BlockReceivedAndDeletedResponseProto {})
     }
 
+    /// From a DataNode (its block scanner): the caller must be a registered node's IP
+    /// and user (clients report bad blocks through ClientProtocol).
     pub fn report_bad_blocks(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: ReportBadBlocksRequestProto,
     ) -> RpcResult<ReportBadBlocksResponseProto> {
+        if !self.nn.is_datanode_caller(&call.remote_ip(), &call.user) {
+            return Err(remote(&Error::UnregisteredNode {
+                message: format!(
+                    "Unregistered server: no DataNode is registered from {} as {}",
+                    call.remote_ip(),
+                    call.user
+                ),
+            }));
+        }
         let bad: Vec<_> = req.blocks.iter().map(convert::bad_block).collect();
         self.nn.report_bad_blocks(&bad);
         Ok(ReportBadBlocksResponseProto {})
     }
 
+    /// Accepted only from the primary DataNode of the block's recovery, with its id.
     pub fn commit_block_synchronization(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: CommitBlockSynchronizationRequestProto,
     ) -> RpcResult<CommitBlockSynchronizationResponseProto> {
         let targets: Vec<(String, String)> = req
@@ -243,6 +356,8 @@ impl DatanodeProtocolHandler {
             .collect();
         self.nn
             .commit_block_synchronization(
+                &call.remote_ip(),
+                &call.user,
                 &convert::extended_block(&req.block),
                 req.new_gen_stamp,
                 req.new_length,
@@ -257,9 +372,10 @@ impl DatanodeProtocolHandler {
     /// Logged; a fatal disk error is logged as an error (the node stops itself).
     pub fn error_report(
         &self,
-        _call: &CallInfo,
+        call: &CallInfo,
         req: ErrorReportRequestProto,
     ) -> RpcResult<ErrorReportResponseProto> {
+        self.registered_caller(call, &req.registartion)?;
         let uuid = &req.registartion.datanode_id.datanode_uuid;
         let code = error_report_request_proto::ErrorCode::try_from(req.error_code as i32);
         match code {

@@ -9,10 +9,14 @@
 //!   crate's Java class table ([`crate::EXCEPTION_CLASSES`]).
 //! * [`block_list`] — the two encodings of a full block report (`BlockListAsLongs`).
 //! * [`groups`] — the caller's groups (simple auth: the local account database).
+//! * [`proxy_users`] — `hadoop.proxyuser.*`: which connections may impersonate whom.
+//! * [`version`] — Hadoop's version ordering (the minimum DataNode version).
 //! * [`retry_cache`] — answers retried `@AtMostOnce` calls (create, append, rename,
 //!   rename2, delete, concat) with their first answer.
 //!
-//! Each handler has one typed method per RPC taking a [`CallInfo`] (who is calling) and
+//! Each handler has one typed method per RPC taking a [`CallInfo`] (who is calling; a
+//! connection impersonating another user is refused with `AuthorizationException` before
+//! any method runs unless [`proxy_users`] allows it) and
 //! the request message, so the mapping is testable without sockets; `service()` wraps the
 //! methods into an [`ferrodfs_ipc::server::Service`] for the RPC server. A method the
 //! service lacks is answered `RpcNoSuchMethodException` by the service.
@@ -22,7 +26,9 @@ pub mod client_protocol;
 pub mod convert;
 pub mod datanode_protocol;
 pub mod groups;
+pub mod proxy_users;
 pub mod retry_cache;
+pub mod version;
 
 use std::net::SocketAddr;
 
@@ -74,7 +80,7 @@ macro_rules! register {
         $(
             let h = ::std::sync::Arc::clone(&$handler);
             b = b.method($name, move |ctx: &::ferrodfs_ipc::server::CallContext, req| {
-                h.$method(&$crate::rpc::CallInfo::from(ctx), req)
+                h.$method(&h.call_info(ctx)?, req)
             });
         )*
         b
@@ -100,7 +106,7 @@ macro_rules! register_at_most_once {
                             format!("undecodable request to {}: {e}", ctx.method),
                         )
                     })?;
-                    h.$method(&$crate::rpc::CallInfo::from(ctx), req)
+                    h.$method(&h.call_info(ctx)?, req)
                         .map(|resp| ::bytes::Bytes::from(::prost::Message::encode_to_vec(&resp)))
                 };
                 match h.retry_cache() {
