@@ -53,7 +53,8 @@ pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY: &str =
 pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_DEFAULT: Duration = Duration::from_millis(50_000);
 /// `dfs.client.slow.io.warning.threshold.ms`: a pipeline ack slower than this is
 /// logged ("Slow ReadProcessor ...") and counted.
-pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY: &str = "dfs.client.slow.io.warning.threshold.ms";
+pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY: &str =
+    "dfs.client.slow.io.warning.threshold.ms";
 /// Default of [`DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY`] (30 s).
 pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_DEFAULT: Duration = Duration::from_secs(30);
 /// `dfs.client.max.block.acquire.failures`: re-fetches of block locations when every

@@ -144,7 +144,8 @@ fn run(
                 let took = begin.elapsed();
                 if took > slow_threshold && ack.seqno != HEART_BEAT_SEQNO {
                     SLOW_ACKS.fetch_add(1, Ordering::Relaxed);
-                    let targets: Vec<String> = nodes.iter().map(crate::datanode::node_name).collect();
+                    let targets: Vec<String> =
+                        nodes.iter().map(crate::datanode::node_name).collect();
                     tracing::warn!(
                         "Slow ReadProcessor read fields for block {block} took {}ms \
                          (threshold={}ms); ack: seqno {}, downstream ack time {}ns, targets: {targets:?}",

@@ -599,7 +599,15 @@ fn receive_with_acks(
         let responder = std::thread::Builder::new()
             .name(format!("PacketResponder-{block_id}"))
             .spawn_scoped(s, move || {
-                responder::run(rx, up, upstream, mirror_in, Some(acker), ecn, &ctx.slow_peers)
+                responder::run(
+                    rx,
+                    up,
+                    upstream,
+                    mirror_in,
+                    Some(acker),
+                    ecn,
+                    &ctx.slow_peers,
+                )
             })
             .map_err(net_err("spawn PacketResponder", ""))?;
         let r = receive_loop(ctx, req, input, writer, mirror, &mirror_failed, Some(&tx));

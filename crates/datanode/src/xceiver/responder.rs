@@ -31,8 +31,8 @@ use ferrodfs_transfer::ack::{NodeReply, PipelineAck};
 
 use super::oob::{oob_status, UpstreamAcks};
 use super::slow_peers::SlowPeers;
-use std::time::{Duration, Instant};
 use crate::storage::AckHandle;
+use std::time::{Duration, Instant};
 
 /// A packet waiting for its ack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -63,10 +63,7 @@ impl SlowPeers {
 
     /// Every downstream node found slow so far.
     pub(crate) fn snapshot(&self) -> HashMap<String, SlowPeer> {
-        self.peers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.peers.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
