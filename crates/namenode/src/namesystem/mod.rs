@@ -80,7 +80,8 @@ pub struct FsNamesystem {
     /// Blocks under recovery: the recovery id and the primary DataNode asked to run it.
     pub(crate) recovery_ids: HashMap<BlockId, BlockRecovery>,
     /// DataNodes already chosen as primary of a block's recovery, latest last (Hadoop's
-    /// `ReplicaUnderConstruction.chosenAsPrimary`): a retry picks another.
+    /// `ReplicaUnderConstruction.chosenAsPrimary`): a retry picks another. Kept after
+    /// the recovery (what `recovery_primaries` reports); TODO: drop with the block.
     pub(crate) recovery_primaries: HashMap<BlockId, Vec<u32>>,
     pub(crate) safe_mode: SafeMode,
     /// Edits applied but not yet handed to the edit log.

@@ -329,7 +329,6 @@ impl FsNamesystem {
                 b.state = BlockState::Committed;
             }
             self.recovery_ids.remove(&id);
-            self.recovery_primaries.remove(&id);
         }
         if close_file {
             let now = now_ms();
