@@ -22,7 +22,7 @@
 use std::io::{BufReader, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use ferrodfs_proto::hdfs::op_write_block_proto::BlockConstructionStage as Stage;
 use ferrodfs_proto::hdfs::{BlockOpResponseProto, OpWriteBlockProto, Status};
@@ -30,6 +30,7 @@ use ferrodfs_transfer::checksum::DataChecksum;
 use ferrodfs_transfer::op::{read_delimited, write_delimited, write_op, Op};
 use ferrodfs_transfer::packet::{PacketDecoder, PacketHeader, PacketRules, SeqnoOrder};
 
+use super::oob::{UpstreamAcks, WriterEntry};
 use super::responder::{self, MirrorIn, Pending};
 use super::server::{Input, Next, INPUT_BUFFER_SIZE};
 use super::{
@@ -487,34 +488,75 @@ fn receive_with_acks(
     mirror: Option<&Mirror>,
 ) -> Result<Next> {
     let mirror_failed = AtomicBool::new(false);
-    let mirror_in = match mirror {
-        Some(m) => Some(MirrorIn {
-            input: BufReader::with_capacity(
-                INPUT_BUFFER_SIZE,
-                m.stream
-                    .try_clone()
-                    .map_err(net_err("clone mirror socket", &m.addr))?,
-            ),
-            error: &mirror_failed,
-            addr: &m.addr,
-        }),
+    let acks = Arc::new(UpstreamAcks::new(
+        upstream
+            .try_clone()
+            .map_err(net_err("clone upstream socket", ""))?,
+    ));
+    let _registered = ctx.writers.register(WriterEntry {
+        pool_id: req.block.pool_id.clone(),
+        block_id: req.block.block_id,
+        acks: Arc::clone(&acks),
+    });
+    let mirror_input = match mirror {
+        Some(m) => Some(BufReader::with_capacity(
+            INPUT_BUFFER_SIZE,
+            m.stream
+                .try_clone()
+                .map_err(net_err("clone mirror socket", &m.addr))?,
+        )),
         None => None,
     };
     let (tx, rx) = mpsc::channel::<Pending>();
     let acker = writer.ack_handle();
     let block_id = req.block.block_id;
+    let ecn = || ctx.ecn.signal();
     std::thread::scope(|s| {
+        let mirror_in = match (mirror, mirror_input) {
+            (Some(m), Some(input)) => {
+                let (mtx, mrx) = mpsc::channel();
+                let up = &*acks;
+                std::thread::Builder::new()
+                    .name(format!("MirrorAcks-{block_id}"))
+                    .spawn_scoped(s, move || responder::read_mirror_acks(input, up, mtx))
+                    .map_err(net_err("spawn mirror ack reader", ""))?;
+                Some(MirrorIn {
+                    acks: mrx,
+                    stream: &m.stream,
+                    error: &mirror_failed,
+                    addr: &m.addr,
+                })
+            }
+            _ => None,
+        };
+        let up = &*acks;
+        let ecn = &ecn;
         let responder = std::thread::Builder::new()
             .name(format!("PacketResponder-{block_id}"))
             .spawn_scoped(s, move || {
-                responder::run(rx, upstream, mirror_in, Some(acker))
+                responder::run(
+                    rx,
+                    up,
+                    upstream,
+                    mirror_in,
+                    Some(acker),
+                    ecn,
+                    &ctx.slow_peers,
+                )
             })
             .map_err(net_err("spawn PacketResponder", ""))?;
         let r = receive_loop(ctx, req, input, writer, mirror, &mirror_failed, Some(&tx));
         // The responder acks what is queued (reading the mirror's acks for
-        // them, bounded by the read timeout), then ends.
+        // them, bounded by the read timeout), then ends; the mirror's ack
+        // reader ends when its socket is shut.
         drop(tx);
         let _ = responder.join();
+        if let Some(m) = mirror {
+            let _ = m.stream.shutdown(Shutdown::Both);
+        }
+        if r.is_err() && acks.oob_sent() {
+            tracing::info!(block = block_id, "shutting down for restart; replica kept");
+        }
         r.map(|_| Next::KeepOpen)
     })
 }
@@ -586,6 +628,8 @@ fn receive_loop(
         }
         forward(mirror, mirror_failed, &pkt);
         let end = h.offset_in_block as u64 + pkt.data().len() as u64;
+        let in_progress = ctx.ecn.write_started();
+        ctx.slow_disk.write(pkt.data().len());
         if let Err(e) = store(w, &req.requested, &pkt) {
             if let Error::PacketChecksum { offset, .. } = e {
                 tracing::warn!(
@@ -596,6 +640,7 @@ fn receive_loop(
                 );
                 enqueue(Pending {
                     seqno: h.seqno,
+                    queued: std::time::Instant::now(),
                     last: h.last_packet_in_block,
                     end,
                     status: Status::ErrorChecksum,
@@ -606,6 +651,7 @@ fn receive_loop(
         if h.sync_block {
             w.sync()?;
         }
+        drop(in_progress);
         if h.last_packet_in_block {
             let Some(w) = writer.take() else {
                 continue;
@@ -621,6 +667,7 @@ fn receive_loop(
             }
             enqueue(Pending {
                 seqno: h.seqno,
+                queued: std::time::Instant::now(),
                 last: true,
                 end,
                 status: Status::Success,
@@ -629,6 +676,7 @@ fn receive_loop(
         }
         enqueue(Pending {
             seqno: h.seqno,
+            queued: std::time::Instant::now(),
             last: false,
             end,
             status: Status::Success,

@@ -148,6 +148,12 @@ impl Connections {
         self.lock().stopping
     }
 
+    /// Refuses new connections (the acceptor ends at the next one) but leaves the
+    /// open ones alone: the first step of a shutdown for restart.
+    pub(crate) fn stop_accepting(&self) {
+        self.lock().stopping = true;
+    }
+
     /// Number of connection threads running.
     pub(crate) fn xceiver_count(&self) -> usize {
         self.xceivers.load(Ordering::Relaxed)
@@ -192,10 +198,15 @@ impl DataXceiverServer {
         }
         let ctx = Arc::new(Ctx {
             ds,
-            conf,
             events,
             xfer_addr: addr,
+            ecn: super::ecn::Ecn::new(conf.ecn),
             conns: Connections::default(),
+            writers: super::oob::Writers::default(),
+            slow_disk: super::slow_disk::SlowDisk::default(),
+            slow_peers: super::slow_peers::SlowPeers::new(conf.slow_io_threshold),
+            conf,
+            restarting: std::sync::atomic::AtomicBool::new(false),
         });
         let c = ctx.clone();
         let acceptor = spawn_named(format!("DataXceiverServer-{}", addr.port()), move || {
