@@ -1,8 +1,15 @@
 //! `ferrodfs dfsadmin -report [-live] [-dead]`: Hadoop's `hdfs dfsadmin -report` —
-//! the cluster's capacity and block counts (`getFsStats`), then every DataNode with
-//! capacity, used, remaining and state (`getDatanodeReport`), in Hadoop's layout.
+//! `Safe mode is ON` when it is, the cluster's capacity and block counts
+//! (`getFsStats`), then every DataNode with capacity, used, remaining and state
+//! (`getDatanodeReport`), in Hadoop's layout.
 //! `ferrodfs dfsadmin -refreshNodes`: the NameNode re-reads `dfs.hosts` and
 //! `dfs.hosts.exclude`. Both need the superuser, as in Hadoop.
+//!
+//! `ferrodfs dfsadmin -safemode enter|leave|get|wait|forceExit`: Hadoop's
+//! `setSafeMode`, printing `Safe mode is ON` / `Safe mode is OFF` as `hdfs dfsadmin`
+//! does (`wait` polls every 5 s until safe mode is off). Why the NameNode is in safe
+//! mode (reported blocks against the threshold) is in its log and in the
+//! `SafeModeException` of a refused change, as with Hadoop.
 
 use crate::dfs::format::{byte_desc, java_date, java_fixed};
 use ferrodfs_client::{ClientConf, DfsClient};
@@ -10,11 +17,15 @@ use ferrodfs_conf::{Configuration, GenericOptions};
 use ferrodfs_proto::hdfs::datanode_info_proto::AdminState;
 use ferrodfs_proto::hdfs::{
     DatanodeInfoProto, DatanodeReportTypeProto, GetDatanodeReportRequestProto,
-    GetFsStatusRequestProto,
+    GetFsStatusRequestProto, SafeModeActionProto, SetSafeModeRequestProto,
 };
 use std::fmt::Write as _;
 
-const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-refreshNodes]\n\t[-help [cmd]]\n";
+const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-safemode <enter | leave | get | wait | forceExit>]\n\t[-refreshNodes]\n\t[-help [cmd]]\n";
+const SAFEMODE_USAGE: &str =
+    "Usage: hdfs dfsadmin [-safemode enter | leave | get | wait | forceExit]";
+/// How often `-safemode wait` asks (Hadoop's `DFSAdmin.waitExitSafeMode`: 5 s).
+const SAFEMODE_WAIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs `ferrodfs dfsadmin <args>`; returns the exit status.
 pub fn run(args: Vec<String>) -> i32 {
@@ -29,6 +40,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut refresh = false;
     match rest.next().map(String::as_str) {
         Some("-report") => {}
+        Some("-safemode") => return safemode(&opts, rest.map(String::as_str).collect()),
         Some("-refreshNodes") => refresh = true,
         Some("-help") => {
             print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n\n-refreshNodes:\tUpdates the namenode with the set of datanodes allowed to connect to the namenode.\n");
@@ -60,24 +72,7 @@ pub fn run(args: Vec<String>) -> i32 {
     if !live && !dead {
         (live, dead) = (true, true);
     }
-    let client = Configuration::load_from_env(&opts)
-        .map_err(|e| e.to_string())
-        .and_then(|conf| {
-            let mut cc = ClientConf::from_configuration(&conf).map_err(|e| e.to_string())?;
-            cc.user = ferrodfs_ipc::client::current_user();
-            let nn = match conf.namenode_rpc_address().map_err(|e| e.to_string())? {
-                Some(nn) => format!("{}:{}", nn.host, nn.port),
-                None if conf.source(ferrodfs_conf::keys::FS_DEFAULT_FS) == Some("default") => {
-                    crate::dfs::UNCONFIGURED_NAMENODE.to_owned()
-                }
-                None => {
-                    return Err(
-                        "fs.defaultFS is not an hdfs:// URI; use -fs hdfs://host:port".into(),
-                    )
-                }
-            };
-            DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
-        });
+    let client = connect(&opts);
     let (what, result) = if refresh {
         (
             "refreshNodes",
@@ -99,6 +94,76 @@ pub fn run(args: Vec<String>) -> i32 {
             1
         }
     }
+}
+
+/// `-safemode <action>`.
+fn safemode(opts: &GenericOptions, args: Vec<&str>) -> i32 {
+    let action = match args.as_slice() {
+        ["enter"] => SafeModeActionProto::SafemodeEnter,
+        ["leave"] => SafeModeActionProto::SafemodeLeave,
+        ["get"] | ["wait"] => SafeModeActionProto::SafemodeGet,
+        ["forceExit"] => SafeModeActionProto::SafemodeForceExit,
+        _ => {
+            eprintln!("{SAFEMODE_USAGE}");
+            return 255;
+        }
+    };
+    let wait = args == ["wait"];
+    let result = connect(opts).and_then(|c| loop {
+        let on = c
+            .namenode()
+            .set_safe_mode(&SetSafeModeRequestProto {
+                action: action as i32,
+                checked: Some(false),
+            })
+            .map(|r| r.result)
+            .map_err(|e| remote_message(&e))?;
+        if !(wait && on) {
+            return Ok(on);
+        }
+        std::thread::sleep(SAFEMODE_WAIT_INTERVAL);
+    });
+    match result {
+        Ok(on) => {
+            println!("Safe mode is {}", if on { "ON" } else { "OFF" });
+            0
+        }
+        Err(e) => {
+            eprintln!("safemode: {e}");
+            1
+        }
+    }
+}
+
+/// The first line of a remote exception's message, as `hdfs dfsadmin` prints it.
+fn remote_message(e: &ferrodfs_ipc::Error) -> String {
+    let text = match e {
+        ferrodfs_ipc::Error::Remote(r) | ferrodfs_ipc::Error::Fatal(r) => r.message.clone(),
+        other => other.to_string(),
+    };
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+/// A client of the NameNode the configuration names.
+fn connect(opts: &GenericOptions) -> Result<DfsClient, String> {
+    Configuration::load_from_env(opts)
+        .map_err(|e| e.to_string())
+        .and_then(|conf| {
+            let mut cc = ClientConf::from_configuration(&conf).map_err(|e| e.to_string())?;
+            cc.user = ferrodfs_ipc::client::current_user();
+            let nn = match conf.namenode_rpc_address().map_err(|e| e.to_string())? {
+                Some(nn) => format!("{}:{}", nn.host, nn.port),
+                None if conf.source(ferrodfs_conf::keys::FS_DEFAULT_FS) == Some("default") => {
+                    crate::dfs::UNCONFIGURED_NAMENODE.to_owned()
+                }
+                None => {
+                    return Err(
+                        "fs.defaultFS is not an hdfs:// URI; use -fs hdfs://host:port".into(),
+                    )
+                }
+            };
+            DfsClient::connect(&format!("hdfs://{nn}"), cc).map_err(|e| e.to_string())
+        })
 }
 
 /// `refreshNodes` (an empty request and reply, as prost messages of their own).
@@ -135,6 +200,13 @@ pub fn report(c: &DfsClient, live: bool, dead: bool) -> Result<String, ferrodfs_
     let s = nn.get_fs_stats(&GetFsStatusRequestProto {})?;
     let present = s.used + s.remaining;
     let mut o = String::new();
+    let safe_mode = nn.set_safe_mode(&SetSafeModeRequestProto {
+        action: SafeModeActionProto::SafemodeGet as i32,
+        checked: Some(false),
+    })?;
+    if safe_mode.result {
+        let _ = writeln!(o, "Safe mode is ON");
+    }
     let _ = writeln!(o, "Configured Capacity: {}", with_desc(s.capacity));
     let _ = writeln!(o, "Present Capacity: {}", with_desc(present));
     let _ = writeln!(o, "DFS Remaining: {}", with_desc(s.remaining));

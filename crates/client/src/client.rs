@@ -628,7 +628,12 @@ impl DfsClient {
             .ok_or_else(|| Error::FileNotFound { path: path.into() })?;
         let mut md5s = Vec::with_capacity(16 * located.blocks.len());
         let mut first: Option<(u32, u64, ChecksumType)> = None;
-        for lb in &located.blocks {
+        // As Hadoop: up to the NameNode's length, which leaves out a last block under
+        // construction.
+        let complete = |lb: &&LocatedBlockProto| {
+            located.is_last_block_complete || lb.offset < located.file_length
+        };
+        for lb in located.blocks.iter().filter(complete) {
             let resp = self.block_checksum(path, lb)?;
             md5s.extend_from_slice(&resp.block_checksum);
             if first.is_none() {

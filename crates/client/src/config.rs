@@ -44,6 +44,19 @@ pub const DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT: Duration = Duration::from
 pub const DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY: &str = "dfs.client.max.block.acquire.failures";
 /// Default of [`DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY`].
 pub const DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_DEFAULT: u32 = 3;
+/// `dfs.client.retry.times.get-last-block-length`: how often a reader asks the
+/// NameNode again for a file whose last block, under construction, has no locations
+/// yet (its DataNodes have not reported it since a restart).
+pub const DFS_CLIENT_RETRY_TIMES_GET_LAST_BLOCK_LENGTH_KEY: &str =
+    "dfs.client.retry.times.get-last-block-length";
+/// Default of [`DFS_CLIENT_RETRY_TIMES_GET_LAST_BLOCK_LENGTH_KEY`].
+pub const DFS_CLIENT_RETRY_TIMES_GET_LAST_BLOCK_LENGTH_DEFAULT: u32 = 3;
+/// `dfs.client.retry.interval-ms.get-last-block-length`: the pause between those.
+pub const DFS_CLIENT_RETRY_INTERVAL_GET_LAST_BLOCK_LENGTH_KEY: &str =
+    "dfs.client.retry.interval-ms.get-last-block-length";
+/// Default of [`DFS_CLIENT_RETRY_INTERVAL_GET_LAST_BLOCK_LENGTH_KEY`]: 4 s.
+pub const DFS_CLIENT_RETRY_INTERVAL_GET_LAST_BLOCK_LENGTH_DEFAULT: Duration =
+    Duration::from_millis(4000);
 /// `dfs.client.write.exclude.nodes.cache.expiry.interval.millis`: how long a node
 /// that failed pipeline setup stays excluded from the stream's later `addBlock`s.
 pub const DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_KEY: &str =
@@ -139,6 +152,10 @@ pub struct ClientConf {
     pub datanode_restart_timeout: Duration,
     /// `dfs.client.max.block.acquire.failures`.
     pub max_block_acquire_failures: u32,
+    /// `dfs.client.retry.times.get-last-block-length`.
+    pub last_block_length_retries: u32,
+    /// `dfs.client.retry.interval-ms.get-last-block-length`.
+    pub last_block_length_retry_interval: Duration,
     /// `dfs.client.write.exclude.nodes.cache.expiry.interval.millis`.
     pub exclude_nodes_expiry: Duration,
     /// `dfs.client.socketcache.capacity`.
@@ -176,6 +193,9 @@ impl Default for ClientConf {
                 DFS_CLIENT_BLOCK_WRITE_LOCATEFOLLOWINGBLOCK_INITIAL_DELAY_DEFAULT,
             datanode_restart_timeout: DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT,
             max_block_acquire_failures: DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_DEFAULT,
+            last_block_length_retries: DFS_CLIENT_RETRY_TIMES_GET_LAST_BLOCK_LENGTH_DEFAULT,
+            last_block_length_retry_interval:
+                DFS_CLIENT_RETRY_INTERVAL_GET_LAST_BLOCK_LENGTH_DEFAULT,
             exclude_nodes_expiry: DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_DEFAULT,
             socket_cache_capacity: DFS_CLIENT_SOCKET_CACHE_CAPACITY_DEFAULT,
             socket_cache_expiry: DFS_CLIENT_SOCKET_CACHE_EXPIRY_MSEC_DEFAULT,
@@ -292,6 +312,14 @@ impl ClientConf {
                 DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY,
                 u64::from(d.max_block_acquire_failures),
             )? as u32,
+            last_block_length_retries: conf.get_u64(
+                DFS_CLIENT_RETRY_TIMES_GET_LAST_BLOCK_LENGTH_KEY,
+                u64::from(d.last_block_length_retries),
+            )? as u32,
+            last_block_length_retry_interval: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_RETRY_INTERVAL_GET_LAST_BLOCK_LENGTH_KEY,
+                d.last_block_length_retry_interval.as_millis() as u64,
+            )?),
             exclude_nodes_expiry: Duration::from_millis(conf.get_u64(
                 DFS_CLIENT_WRITE_EXCLUDE_NODES_CACHE_EXPIRY_INTERVAL_KEY,
                 d.exclude_nodes_expiry.as_millis() as u64,

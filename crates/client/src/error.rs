@@ -89,6 +89,16 @@ pub enum Error {
         block: String,
         offset: u64,
     },
+    /// Hadoop's `CannotObtainBlockLengthException`: no DataNode listed for the last
+    /// block of a file under construction could tell its visible length. `block` is
+    /// the block as Java's `LocatedBlock.toString` shows it.
+    #[error("Cannot obtain block length for {block} of {path}")]
+    CannotObtainBlockLength { block: String, path: String },
+    /// The last block of a file under construction has bytes but no locations after
+    /// `dfs.client.retry.times.get-last-block-length` tries (its DataNodes have not
+    /// reported it, e.g. after a NameNode restart).
+    #[error("Could not obtain the last block locations.")]
+    LastBlockLocationsUnavailable { path: String },
     /// The stream was closed, or failed earlier (the first call after the failure
     /// returned the cause).
     #[error("stream closed")]

@@ -34,10 +34,11 @@
 //! open). Per output stream: `DataStreamer for file <path>`, and per block
 //! `ResponseProcessor for block <block>`. Readers use the caller's thread.
 //!
-//! TODO(issue 6): short-circuit local reads, a peer cache reusing DataNode connections
-//! between READ_BLOCK ops, `getReplicaVisibleLength` from the DataNode for files under
-//! construction (today: the NameNode's length, kept current by `fsync` on every hflush),
-//! block tokens / SASL on data transfer, encryption zones, erasure-coded files.
+//! A file under construction is read up to its DataNodes' visible length
+//! (`getReplicaVisibleLength`, see [`input`]).
+//!
+//! TODO(issue 6): short-circuit local reads, block tokens / SASL on data transfer,
+//! encryption zones, erasure-coded files.
 #![forbid(unsafe_code)]
 
 mod client;

@@ -65,6 +65,18 @@ pub fn start(ds: FsDataset, bind: SocketAddr) -> ferrodfs_ipc::Result<Server> {
                             block_id: b.block_id as i64,
                         })
                     })?;
+                // As Hadoop's FsDatasetImpl.getReplicaVisibleLength: a replica older
+                // than the block the client knows is stale.
+                if r.gen_stamp < b.generation_stamp {
+                    return Err(RemoteException::new(
+                        JavaException::IoException,
+                        format!(
+                            "replica.getGenerationStamp() < block.getGenerationStamp(), \
+                             block={}:blk_{}_{}, replica gen stamp={}",
+                            b.pool_id, b.block_id, b.generation_stamp, r.gen_stamp
+                        ),
+                    ));
+                }
                 Ok(GetReplicaVisibleLengthResponseProto {
                     length: r.num_bytes,
                 })

@@ -56,7 +56,7 @@ pub enum Error {
     #[error("{message}")]
     Refused { message: String },
     /// The NameNode is in safe mode and refuses namespace changes.
-    #[error("Cannot {op}. Name node is in safe mode. {reason}")]
+    #[error("Cannot {op}. Name node is in safe mode.\n{reason}")]
     SafeMode { op: &'static str, reason: String },
     /// The caller does not hold the lease on the file (or the file is not open).
     #[error("No lease on {path}: {reason}")]

@@ -161,12 +161,18 @@ pub fn head(sh: &mut Shell, args: &mut Vec<String>) -> CmdResult {
 pub fn tail(sh: &mut Shell, args: &mut Vec<String>) -> CmdResult {
     let o = parse_opts(args, &["f"], &["s"], 1, 1)?;
     let follow = o.has("f");
-    let delay = match o.value("s") {
+    // Hadoop's Tail: 5000 ms unless `-s` gives a positive number of milliseconds.
+    let delay = match o.value("s").filter(|v| !v.is_empty()) {
         None => Duration::from_secs(5),
-        Some(v) => Duration::from_millis(
-            v.parse()
-                .map_err(|_| UsageError(format!("Invalid sleep interval: {v}")))?,
-        ),
+        Some(v) => {
+            let ms: i64 = v
+                .parse()
+                .map_err(|_| UsageError(format!("Invalid sleep interval: {v}")))?;
+            u64::try_from(ms)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map_or(Duration::from_secs(5), Duration::from_millis)
+        }
     };
     let r = single_file(sh, &args[0]).and_then(|item| {
         let d = &item.display;

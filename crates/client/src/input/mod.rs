@@ -11,10 +11,15 @@
 //! to the client's DataNode peer cache (`datanode::PeerCache`).
 //!
 //! A file still being written is readable up to its visible length: the complete
-//! blocks, and the last block under construction up to the length the NameNode
-//! reports (what the writer's last `hflush` told it with `fsync`).
+//! blocks (the NameNode's `fileLength`), and the last block under construction up to
+//! the length its DataNodes report (`visible_length`: every byte hflushed before the
+//! file was opened). When no DataNode can tell that length the open fails with
+//! [`Error::CannotObtainBlockLength`], as Hadoop's does, instead of reading short.
+//! [`DfsInputStream::refresh`] fetches locations and the visible length again (a file
+//! being written grows; `dfs -tail -f` calls it each round).
 
 mod block_reader;
+mod visible_length;
 
 pub use block_reader::BlockReader;
 
@@ -27,6 +32,7 @@ use ferrodfs_proto::hdfs::{
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Mutex;
+use visible_length::{last_block_length, LastBlockLength};
 
 /// The reader of one block at the stream's position.
 #[derive(Debug)]
@@ -65,12 +71,38 @@ impl DfsInputStream {
         Ok(s)
     }
 
-    /// Fetches the block locations again (a file being written may have grown).
+    /// Fetches the block locations and the visible length again (a file being
+    /// written may have grown); the position stays.
+    ///
+    /// As Hadoop's `DFSInputStream.openInfo`: a last block under construction that
+    /// has bytes but no locations yet (its DataNodes have not reported it since a
+    /// NameNode restart) is asked for again up to
+    /// `dfs.client.retry.times.get-last-block-length` times,
+    /// `dfs.client.retry.interval-ms.get-last-block-length` apart.
     pub fn refresh(&mut self) -> Result<()> {
-        let located = self.fetch_locations()?;
-        self.install(located);
-        self.current = None;
-        Ok(())
+        let conf = self.client.conf();
+        let mut retries = conf.last_block_length_retries;
+        let interval = conf.last_block_length_retry_interval;
+        loop {
+            let located = self.fetch_locations()?;
+            match last_block_length(&self.client, &self.path, &located)? {
+                LastBlockLength::Known(n) => {
+                    self.install(located, n);
+                    self.current = None;
+                    return Ok(());
+                }
+                LastBlockLength::NoLocations if retries > 0 => {
+                    tracing::warn!(file = %self.path, retries, "Last block locations not available. Datanodes might not have reported blocks completely.");
+                    std::thread::sleep(interval);
+                    retries -= 1;
+                }
+                LastBlockLength::NoLocations => {
+                    return Err(Error::LastBlockLocationsUnavailable {
+                        path: self.path.clone(),
+                    })
+                }
+            }
+        }
     }
 
     fn fetch_locations(&self) -> Result<LocatedBlocksProto> {
@@ -88,16 +120,19 @@ impl DfsInputStream {
         })
     }
 
-    fn install(&mut self, located: LocatedBlocksProto) {
+    /// Takes `located` as the stream's blocks, with `last_len` the visible length of
+    /// a last block under construction (0 otherwise): the file's length is the
+    /// complete blocks' (`fileLength`) plus `last_len`, as in Hadoop's
+    /// `DFSInputStream.getFileLength`.
+    fn install(&mut self, located: LocatedBlocksProto, last_len: u64) {
         let mut blocks = located.blocks;
         let mut len = located.file_length;
-        if located.under_construction && !located.is_last_block_complete {
-            if let Some(last) = located.last_block {
-                let end = last.offset + last.b.num_bytes.unwrap_or(0);
-                len = len.max(end);
-                if !blocks.iter().any(|b| b.b.block_id == last.b.block_id) {
-                    blocks.push(last);
-                }
+        if !located.is_last_block_complete {
+            if let Some(mut last) = located.last_block {
+                last.b.num_bytes = Some(last_len);
+                len = located.file_length + last_len;
+                blocks.retain(|b| b.b.block_id != last.b.block_id);
+                blocks.push(last);
             }
         }
         blocks.sort_by_key(|b| b.offset);

@@ -357,8 +357,26 @@ impl FsNamesystem {
         for (block, locs) in bad {
             for (uuid, storage_id) in locs {
                 let Some(node) = self.dns.index_of(uuid) else {
+                    tracing::info!(
+                        "*DIR* reportBadBlocks for block: {}:blk_{}_{} on unknown datanode {uuid}",
+                        self.block_pool_id,
+                        block.block_id,
+                        block.gs
+                    );
                     continue;
                 };
+                // Hadoop's FSNamesystem.reportBadBlocks line, for client and DataNode
+                // reports alike.
+                tracing::info!(
+                    "*DIR* reportBadBlocks for block: {}:blk_{}_{} on datanode: {}",
+                    self.block_pool_id,
+                    block.block_id,
+                    block.gs,
+                    self.dns
+                        .node(node)
+                        .map(|d| d.id.xfer_addr())
+                        .unwrap_or_default()
+                );
                 let storage = if storage_id.is_empty() {
                     self.dns.default_storage(node)
                 } else {
@@ -516,7 +534,9 @@ impl FsNamesystem {
             manual: false,
             on: true,
             reached_at: None,
+            last_status_report: None,
         };
+        self.report_safe_mode_status(Instant::now(), true);
     }
 
     /// Leaves automatic safe mode once the threshold (and extension) is reached.
@@ -525,20 +545,28 @@ impl FsNamesystem {
             return;
         }
         let (safe, total) = self.safe_block_counts();
-        let needed = (self.config.safemode_threshold * total as f64).ceil() as u64;
-        if total > 0 && safe < needed {
+        if safe < self.safe_block_threshold(total) {
             self.safe_mode.reached_at = None;
+            self.report_safe_mode_status(now, false);
             return;
+        }
+        if self.safe_mode.reached_at.is_none() && total > 0 {
+            self.safe_mode.reached_at = Some(now);
+            self.report_safe_mode_status(now, true);
         }
         let reached = *self.safe_mode.reached_at.get_or_insert(now);
         if total == 0 || now.saturating_duration_since(reached) >= self.config.safemode_extension {
             self.leave_safe_mode();
+        } else {
+            self.report_safe_mode_status(now, false);
         }
     }
 
     fn leave_safe_mode(&mut self) {
+        if self.safe_mode.on {
+            tracing::info!("STATE* Safe mode is OFF");
+        }
         self.safe_mode = super::SafeMode::default();
-        tracing::info!("leaving safe mode");
         let ids: Vec<BlockId> = self.blocks.iter().map(|(id, _)| id).collect();
         for id in ids {
             self.update_redundancy(id);
@@ -553,7 +581,9 @@ impl FsNamesystem {
                     manual: true,
                     on: true,
                     reached_at: None,
+                    last_status_report: None,
                 };
+                self.report_safe_mode_status(Instant::now(), true);
             }
             SafeModeAction::Leave | SafeModeAction::ForceExit => self.leave_safe_mode(),
             SafeModeAction::Get => {}

@@ -48,6 +48,8 @@ pub(crate) struct SafeMode {
     pub on: bool,
     /// When the threshold was reached (the extension runs from here).
     pub reached_at: Option<Instant>,
+    /// When the state was last logged (`safemode.rs`).
+    pub last_status_report: Option<Instant>,
 }
 
 /// A block recovery the NameNode started (Hadoop keeps these in the block's
@@ -183,17 +185,9 @@ impl FsNamesystem {
 
     pub(crate) fn check_not_safe_mode(&self, op: &'static str) -> Result<()> {
         if self.safe_mode.on {
-            let (safe, total) = self.safe_block_counts();
             return Err(Error::SafeMode {
                 op,
-                reason: if self.safe_mode.manual {
-                    "It was turned on manually. Use \"hdfs dfsadmin -safemode leave\" to turn safe mode off.".to_owned()
-                } else {
-                    format!(
-                        "The reported blocks {safe} needs additional blocks to reach the threshold {} of total blocks {total}.",
-                        self.config.safemode_threshold
-                    )
-                },
+                reason: self.safe_mode_tip(Instant::now()),
             });
         }
         Ok(())
@@ -341,6 +335,10 @@ pub fn mode_string(perm: u16) -> String {
     }
     s
 }
+
+mod safemode;
+
+pub use safemode::SAFE_MODE_REPORT_INTERVAL;
 
 #[cfg(test)]
 mod tests;

@@ -260,9 +260,14 @@ impl FsNamesystem {
         let end = offset.saturating_add(length);
         let mut blocks = Vec::new();
         let mut pos = 0u64;
-        for &id in complete_ids {
+        // As Hadoop's `createLocatedBlockList`: every block overlapping the range,
+        // the last one under construction included (with the length the NameNode
+        // knows: what `fsync` reported), though `fileLength` leaves it out. Readers
+        // that go by the block list and getFileInfo's length (the Go client) see the
+        // hflushed bytes that way; Hadoop's client asks the DataNodes instead.
+        for &id in ids {
             let len = self.blocks.get(id).map_or(0, |b| b.num_bytes);
-            if pos + len > offset && pos < end || (len == 0 && pos == offset) {
+            if pos + len > offset && pos < end || (len == 0 && pos >= offset && pos < end) {
                 if let Some(lb) = self.located(id, pos) {
                     blocks.push(lb);
                 }
@@ -335,7 +340,10 @@ impl FsNamesystem {
             remaining,
             under_replicated: self.redundancy.len() as u64,
             corrupt_blocks: 0,
-            missing_blocks: if self.dns.live_count() == 0 {
+            // As Hadoop, which counts missing blocks in its replication queues: none
+            // before they are populated (startup safe mode below its threshold, while
+            // DataNodes are still reporting), nor with no DataNode at all.
+            missing_blocks: if self.dns.live_count() == 0 || !self.replication_queues_populated() {
                 0
             } else {
                 missing

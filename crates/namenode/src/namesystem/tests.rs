@@ -665,6 +665,44 @@ fn setters() {
 }
 
 #[test]
+fn safe_mode_tip_reads_as_hadoops() {
+    let mut fs = fs();
+    fs.config.safemode_extension = Duration::from_secs(30);
+    assert_eq!(fs.safe_mode_tip(Instant::now()), "");
+    fs.enter_startup_safe_mode();
+    assert_eq!(
+        fs.safe_mode_tip(Instant::now()),
+        "The reported blocks 0 has reached the threshold 0.9990 of total blocks 0. \
+         The number of live datanodes 0 has reached the minimum number 0. \
+         Safe mode will be turned off automatically once the thresholds have been reached."
+    );
+    // Truncated as Java's (long) cast: 999 of 1000 blocks, 0 of 1.
+    assert_eq!(fs.safe_block_threshold(1000), 999);
+    assert_eq!(fs.safe_block_threshold(1), 0);
+    let now = Instant::now();
+    fs.safe_mode.reached_at = Some(now);
+    assert!(fs
+        .safe_mode_tip(now + Duration::from_millis(10_500))
+        .ends_with(
+            "In safe mode extension. Safe mode will be turned off automatically in 19 seconds."
+        ));
+    fs.set_safe_mode(SafeModeAction::Enter);
+    assert_eq!(
+        fs.safe_mode_tip(now),
+        "It was turned on manually. Use \"hdfs dfsadmin -safemode leave\" to turn safe mode off."
+    );
+    let err = fs
+        .mkdirs(&su(), "/x", FsPermission(0o755), true)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "Cannot create directory. Name node is in safe mode.\nIt was turned on manually. \
+         Use \"hdfs dfsadmin -safemode leave\" to turn safe mode off."
+    );
+}
+
+#[test]
 fn safe_mode_refuses_changes() {
     let mut fs = fs();
     assert!(fs.set_safe_mode(SafeModeAction::Enter));
@@ -754,6 +792,8 @@ fn full_block_report_and_startup_safe_mode() {
     assert!(fs
         .complete(&su(), "/f", Some(st.file_id), Some(&b))
         .unwrap());
+    // Every block needed: Hadoop's (long) (1 * 0.999) would need none.
+    fs.config.safemode_threshold = 1.0;
     fs.enter_startup_safe_mode();
     let sid = lb.locations[0].storage_id.clone();
     // An empty report removes the replica; safe mode stays on.
@@ -762,6 +802,15 @@ fn full_block_report_and_startup_safe_mode() {
     fs.config.safemode_extension = Duration::ZERO;
     fs.check_safe_mode(Instant::now());
     assert!(fs.in_safe_mode());
+    assert_eq!(
+        fs.safe_mode_tip(Instant::now()),
+        "The reported blocks 0 needs additional 1 blocks to reach the threshold 1.0000 of \
+         total blocks 1.\nThe number of live datanodes 1 has reached the minimum number 0. \
+         Safe mode will be turned off automatically once the thresholds have been reached."
+    );
+    // Not yet reported is not missing: the replication queues are not populated.
+    assert!(!fs.replication_queues_populated());
+    assert_eq!(fs.get_fs_stats().missing_blocks, 0);
     let report = [
         ReportedBlock {
             block_id: b.block_id,
