@@ -151,6 +151,11 @@ edit_ops! {
     /// The generation stamp counter reaches `gs` (a stamp handed out without a block
     /// change: updateBlockForPipeline, recovery ids).
     17 SET_GENSTAMP SetGenstamp => apply_set_genstamp { gs: u64 }
+    /// Attribute `name` in namespace `ns` (`XAttrNamespaceProto` value) of inode `id` is
+    /// set to `value` (added or replaced).
+    18 SET_XATTR SetXAttr => apply_set_xattr { id: u64, ns: u8, name: String, value: Vec<u8> }
+    /// Attribute `name` in namespace `ns` of inode `id` is removed.
+    19 REMOVE_XATTR RemoveXAttr => apply_remove_xattr { id: u64, ns: u8, name: String }
 }
 
 #[cfg(test)]
@@ -246,6 +251,17 @@ pub(crate) mod tests {
                 client_name: "HDFS_NameNode".into(),
             },
             EditOp::SetGenstamp { gs: 1005 },
+            EditOp::SetXAttr {
+                id: 16387,
+                ns: 0,
+                name: "tag".into(),
+                value: b"v\x00\xff".to_vec(),
+            },
+            EditOp::RemoveXAttr {
+                id: 16387,
+                ns: 1,
+                name: "t".into(),
+            },
         ]
     }
 

@@ -11,6 +11,7 @@ use crate::datanodes::DatanodeCommand;
 use crate::editlog::op::ApplyEdit;
 use crate::editlog::EditOp;
 use crate::error::{Error, Result};
+use crate::namespace::xattr::{XAttr, XAttrNameSpace};
 use crate::namespace::{
     BlockId, BlockList, FileData, Inode, InodeId, InodeKind, Name, UnderConstruction,
 };
@@ -387,6 +388,36 @@ impl ApplyEdit for FsNamesystem {
         self.leases
             .reassign(*file, &old, client_name, Instant::now());
 
+        Ok(())
+    }
+
+    fn apply_set_xattr(
+        &mut self,
+        op: &EditOp,
+        id: &u64,
+        ns: &u8,
+        name: &String,
+        value: &Vec<u8>,
+    ) -> Result<()> {
+        self.ix(op, *id)?;
+        let ns = XAttrNameSpace::from_proto(i32::from(*ns)).ok_or_else(|| bad(op, "namespace"))?;
+        self.ns.set_xattr(
+            *id,
+            XAttr {
+                ns,
+                name: name.clone(),
+                value: value.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn apply_remove_xattr(&mut self, op: &EditOp, id: &u64, ns: &u8, name: &String) -> Result<()> {
+        self.ix(op, *id)?;
+        let ns = XAttrNameSpace::from_proto(i32::from(*ns)).ok_or_else(|| bad(op, "namespace"))?;
+        if !self.ns.remove_xattr(*id, ns, name) {
+            return Err(bad(op, "no such attribute"));
+        }
         Ok(())
     }
 

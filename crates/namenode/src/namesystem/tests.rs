@@ -1074,6 +1074,17 @@ fn every_op_history() -> Vec<EditOp> {
             atime: 40,
         },
         EditOp::SetGenstamp { gs: 2000 },
+        EditOp::SetXAttr {
+            id: f,
+            ns: 0,
+            name: "a".into(),
+            value: b"1".to_vec(),
+        },
+        EditOp::RemoveXAttr {
+            id: f,
+            ns: 0,
+            name: "a".into(),
+        },
         EditOp::Delete { id: f, mtime: 50 },
     ]
 }
