@@ -176,6 +176,11 @@ impl FrameBuilder {
 
 /// Splits a byte stream into frame bodies (without their 4-byte length), refusing
 /// lengths that are negative or over `max_len` before buffering them.
+///
+/// Memory follows the bytes that actually arrived, never the announced length: a peer
+/// that announces a 128 MiB frame and sends ten bytes costs ten bytes (plus the
+/// buffer's amortized growth), so many such peers cannot exhaust the address space.
+/// Pure (no I/O): the fuzz targets drive it with arbitrary bytes.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: BytesMut,
@@ -205,6 +210,18 @@ impl FrameDecoder {
         self.buf.len()
     }
 
+    /// Bytes the buffer holds room for (what the received bytes cost in memory).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The length the frame being received announced, once its 4 length bytes are in
+    /// (unchecked: [`next_frame`](Self::next_frame) refuses it if out of range).
+    pub fn announced(&self) -> Option<i32> {
+        let b = self.buf.get(..4)?;
+        Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
     /// The next complete frame body, `None` if more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
         if self.buf.len() < 4 {
@@ -212,8 +229,8 @@ impl FrameDecoder {
         }
         let len = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
         let len = check_len(len, self.max_len)?;
-        if self.buf.len() < 4 + len {
-            self.buf.reserve(4 + len - self.buf.len());
+        if self.buf.len() - 4 < len {
+            // Not reserved from the header: the buffer grows as bytes arrive.
             return Ok(None);
         }
         self.buf.advance(4);
@@ -231,15 +248,23 @@ fn check_len(len: i32, max: usize) -> Result<usize, FrameError> {
     Ok(len as usize)
 }
 
-/// Reads one frame body from a blocking reader (the client's receiver).
+/// Reads one frame body from a blocking reader. The body buffer grows as bytes
+/// arrive (never reserved from the announced length); a stream that ends early is
+/// [`FrameError::Truncated`].
 pub fn read_frame(reader: &mut impl Read, max_len: usize) -> Result<Bytes, FrameError> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
     let len = check_len(i32::from_be_bytes(len), max_len)?;
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body)?;
+    let mut body = Vec::with_capacity(len.min(READ_FRAME_INITIAL));
+    reader.take(len as u64).read_to_end(&mut body)?;
+    if body.len() != len {
+        return Err(FrameError::Truncated("frame body"));
+    }
     Ok(Bytes::from(body))
 }
+
+/// Room [`read_frame`] reserves before any body byte arrived.
+const READ_FRAME_INITIAL: usize = 64 * 1024;
 
 /// Takes the next varint-delimited message off the front of a frame body.
 pub fn take_message<M: Message + Default>(
@@ -336,6 +361,24 @@ mod tests {
         assert!(matches!(
             d.next_frame(),
             Err(FrameError::BadLength { len: -1, .. })
+        ));
+    }
+
+    #[test]
+    fn announced_length_is_not_reserved() {
+        let max = 128 * 1024 * 1024;
+        let mut d = FrameDecoder::new(max);
+        d.extend(&(max as u32).to_be_bytes());
+        d.extend(&[0u8; 10]);
+        assert!(d.next_frame().unwrap().is_none());
+        assert_eq!(d.announced(), Some(max as i32));
+        assert!(d.capacity() < 64 * 1024, "capacity {}", d.capacity());
+        // read_frame: a 128 MiB announcement followed by 10 bytes and EOF.
+        let mut stream = (max as u32).to_be_bytes().to_vec();
+        stream.extend_from_slice(&[0u8; 10]);
+        assert!(matches!(
+            read_frame(&mut &stream[..], max),
+            Err(FrameError::Truncated(_))
         ));
     }
 

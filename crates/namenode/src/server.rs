@@ -98,6 +98,9 @@ pub struct NameNodeServerConfig {
     pub redundancy_interval: Duration,
     pub work_multiplier: usize,
     pub checkpoint_check_interval: Duration,
+    /// What one RPC peer may cost (`ipc.maximum.data.length`,
+    /// `ipc.server.max.connections[.per.ip]`, idle and frame timeouts).
+    pub ipc_limits: ferrodfs_ipc::server::Limits,
 }
 
 impl Default for NameNodeServerConfig {
@@ -116,6 +119,7 @@ impl Default for NameNodeServerConfig {
             redundancy_interval: REDUNDANCY_INTERVAL_DEFAULT,
             work_multiplier: WORK_MULTIPLIER_DEFAULT,
             checkpoint_check_interval: CHECKPOINT_CHECK_DEFAULT,
+            ipc_limits: ferrodfs_ipc::server::Limits::default(),
         }
     }
 }
@@ -187,6 +191,7 @@ impl NameNodeServerConfig {
                     ferrodfs_conf::TimeUnit::Seconds,
                 )
                 .map_err(conf_error)?,
+            ipc_limits: ferrodfs_ipc::server::Limits::from_conf(conf).map_err(conf_error)?,
             namenode: nn,
         })
     }
@@ -256,6 +261,7 @@ impl NameNodeServer {
                 .bind(addr)
                 .readers(config.readers)
                 .handlers(handlers)
+                .limits(&config.ipc_limits)
                 .service(Arc::clone(&client).service())
                 .service(Arc::clone(&datanode).service())
                 .start()

@@ -487,7 +487,7 @@ impl Connection {
                     match decoder.next_frame() {
                         Ok(Some(frame)) => self.dispatch(frame)?,
                         Ok(None) => return Ok(()),
-                        Err(e) => return Err(closed(format!("bad reply frame: {e}"))),
+                        Err(e) => return Err(closed(bad_reply_frame(&e))),
                     }
                 }
             }
@@ -690,6 +690,24 @@ fn tick(config: &super::ClientConfig) -> Duration {
     }
     (t / 4).max(MIN_TICK)
 }
+
+/// Why a reply frame was refused, in Hadoop's client words (`IpcStreams.readResponse`
+/// throws `RpcException` with these messages) and with the numbers.
+fn bad_reply_frame(e: &FrameError) -> String {
+    match e {
+        FrameError::BadLength { len, .. } if *len <= 0 => {
+            format!("{RPC_EXCEPTION_CLASS}: RPC response has invalid length ({len})")
+        }
+        FrameError::BadLength { len, max } => format!(
+            "{RPC_EXCEPTION_CLASS}: RPC response exceeds maximum data length ({len} > {max}, {})",
+            super::IPC_MAXIMUM_RESPONSE_LENGTH_KEY
+        ),
+        e => format!("bad reply frame: {e}"),
+    }
+}
+
+/// Java class of the client's refusal of a reply frame.
+const RPC_EXCEPTION_CLASS: &str = "org.apache.hadoop.ipc.RpcException";
 
 fn closed(reason: String) -> CloseCause {
     CloseCause::Closed(reason.into())

@@ -68,6 +68,7 @@ impl Drop for Conn {
             .metrics
             .open_connections
             .fetch_sub(1, Ordering::Relaxed);
+        self.shared.per_ip.remove(self.peer.ip());
         tracing::debug!(id = self.id, peer = %self.peer, "ipc server: connection closed");
     }
 }

@@ -114,6 +114,8 @@ pub struct ConnState {
     /// Auth byte was SASL and NEGOTIATE has not been answered yet.
     sasl_pending: bool,
     info: Option<Arc<ConnectionInfo>>,
+    /// Preamble and frames taken off the buffer so far.
+    frames: u64,
 }
 
 /// A fatal protocol error found while reading one frame: answered, then the connection
@@ -143,6 +145,7 @@ impl ConnState {
             phase: Phase::Preamble,
             sasl_pending: false,
             info: None,
+            frames: 0,
         }
     }
 
@@ -173,6 +176,18 @@ impl ConnState {
         self.decoder.buffered()
     }
 
+    /// Bytes of memory the receive buffer holds (follows what arrived, never what a
+    /// frame header announced).
+    pub fn buffer_capacity(&self) -> usize {
+        self.decoder.capacity()
+    }
+
+    /// The preamble and frames read completely so far (a frame in progress is not
+    /// counted).
+    pub fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
     /// The next thing to do, `None` when more bytes are needed (or after a close).
     pub fn next_event(&mut self) -> Option<Event> {
         loop {
@@ -186,6 +201,7 @@ impl ConnState {
                     let mut pre = [0u8; PREAMBLE_LEN];
                     pre.copy_from_slice(&buf[..PREAMBLE_LEN]);
                     buf.advance(PREAMBLE_LEN);
+                    self.frames += 1;
                     if let Some(ev) = self.preamble(&pre) {
                         self.close();
                         return Some(ev);
@@ -194,7 +210,10 @@ impl ConnState {
                 }
                 Phase::Frames => {
                     let body = match self.decoder.next_frame() {
-                        Ok(Some(body)) => body,
+                        Ok(Some(body)) => {
+                            self.frames += 1;
+                            body
+                        }
                         Ok(None) => return None,
                         Err(e) => {
                             self.close();

@@ -19,9 +19,14 @@
 //!   goes through the queue, so a slow call never holds up a reader.
 //! * Answers for one connection sent while another thread is writing to it are queued
 //!   and written by that thread in one write.
-//! * `max_connections` (`ipc.server.max.connections`): one more is closed right after
-//!   accept; `purge_interval` (`ipc.server.purge.interval`): a connection whose queued
-//!   answers have not moved for that long is closed.
+//! * `max_connections` (`ipc.server.max.connections`) and `max_connections_per_ip`
+//!   (`ipc.server.max.connections.per.ip`): one more is closed right after accept;
+//!   `purge_interval` (`ipc.server.purge.interval`): a connection whose queued answers
+//!   have not moved for that long is closed.
+//! * Hostile peers cost what they send: frame buffers grow as bytes arrive (never from
+//!   the announced length), a frame not complete within `frame_timeout` (plus an
+//!   allowance of one second per `frame_min_rate` bytes received) closes the
+//!   connection, and so does silence for `idle_timeout`. See [`limits`].
 //! * Back-pressure instead of buffering: a full call queue or a connection whose client
 //!   does not read its answers (`max_pending_output`) stops the reading of that
 //!   connection's socket until there is room.
@@ -57,11 +62,17 @@
 
 mod conn;
 pub mod connection;
+pub mod limits;
 mod reader;
 pub mod response;
 mod service;
 
 pub use connection::ConnectionInfo;
+pub use limits::{
+    Limits, IPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT, IPC_SERVER_MAX_CONNECTIONS_PER_IP_KEY,
+    IPC_SERVER_READ_FRAME_MIN_RATE_DEFAULT, IPC_SERVER_READ_FRAME_MIN_RATE_KEY,
+    IPC_SERVER_READ_FRAME_TIMEOUT_DEFAULT, IPC_SERVER_READ_FRAME_TIMEOUT_KEY,
+};
 pub use service::{
     no_such_method, no_such_protocol, CallContext, RpcService, Service, ServiceBuilder,
     INVALID_PROTOCOL_BUFFER_CLASS,
@@ -123,6 +134,22 @@ pub struct Config {
     pub max_pending_output: usize,
     pub max_connections: usize,
     pub purge_interval: Duration,
+    pub max_connections_per_ip: usize,
+    pub frame_timeout: Duration,
+    pub frame_min_rate: u64,
+}
+
+impl Config {
+    /// Sets every limit from `limits`.
+    pub fn set_limits(&mut self, limits: &Limits) {
+        self.max_frame_len = limits.max_frame_len.min(i32::MAX as usize);
+        self.idle_timeout = limits.idle_timeout;
+        self.max_connections = limits.max_connections;
+        self.max_connections_per_ip = limits.max_connections_per_ip;
+        self.purge_interval = limits.purge_interval;
+        self.frame_timeout = limits.frame_timeout;
+        self.frame_min_rate = limits.frame_min_rate;
+    }
 }
 
 impl Default for Config {
@@ -136,6 +163,9 @@ impl Default for Config {
             max_pending_output: DEFAULT_MAX_PENDING_OUTPUT,
             max_connections: IPC_SERVER_MAX_CONNECTIONS_DEFAULT,
             purge_interval: IPC_SERVER_PURGE_INTERVAL_DEFAULT,
+            max_connections_per_ip: IPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT,
+            frame_timeout: IPC_SERVER_READ_FRAME_TIMEOUT_DEFAULT,
+            frame_min_rate: IPC_SERVER_READ_FRAME_MIN_RATE_DEFAULT,
         }
     }
 }
@@ -149,6 +179,8 @@ pub(crate) struct Metrics {
     fatal_responses: AtomicU64,
     idle_closed: AtomicU64,
     dropped: AtomicU64,
+    dropped_per_ip: AtomicU64,
+    slow_closed: AtomicU64,
     purged: AtomicU64,
     pending_output: AtomicUsize,
 }
@@ -167,8 +199,13 @@ pub struct ServerMetrics {
     pub fatal_responses: u64,
     /// Connections closed for idleness.
     pub idle_closed: u64,
-    /// Connections closed right after accept: over `max_connections`.
+    /// Connections closed right after accept: over `max_connections` or
+    /// `max_connections_per_ip`.
     pub dropped_connections: u64,
+    /// Of those, the ones over `max_connections_per_ip`.
+    pub dropped_per_ip: u64,
+    /// Connections closed because a frame did not complete in time (`frame_timeout`).
+    pub slow_frames_closed: u64,
     /// Connections closed because their answers stopped moving (`purge_interval`).
     pub purged_connections: u64,
     /// Answer bytes waiting for slow clients, over all connections.
@@ -197,6 +234,7 @@ pub(crate) struct Shared {
     queue_rx: Receiver<Job>,
     readers_waiting: AtomicBool,
     waiting: Mutex<Vec<Handler>>,
+    per_ip: limits::PeerCounts,
 }
 
 impl Shared {
@@ -305,6 +343,36 @@ impl ServerBuilder {
         self
     }
 
+    /// Most connections open at once from one peer IP
+    /// (`ipc.server.max.connections.per.ip`, default 1024, 0 = no limit): one more is
+    /// closed right after accept.
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.config.max_connections_per_ip = n;
+        self
+    }
+
+    /// A frame (or the preamble) whose first byte arrived longer ago than this, plus one
+    /// second per [`frame_min_rate`](Self::frame_min_rate) bytes of it received, closes
+    /// its connection (`ipc.server.read.frame.timeout.ms`, default 20 s).
+    pub fn frame_timeout(mut self, d: Duration) -> Self {
+        self.config.frame_timeout = d;
+        self
+    }
+
+    /// Bytes per second a frame's sender must keep up to earn more time than
+    /// [`frame_timeout`](Self::frame_timeout) (`ipc.server.read.frame.min.rate`,
+    /// default 64 KiB/s; 0 = no allowance).
+    pub fn frame_min_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.config.frame_min_rate = bytes_per_sec;
+        self
+    }
+
+    /// Every limit at once, e.g. [`Limits::from_conf`].
+    pub fn limits(mut self, limits: &Limits) -> Self {
+        self.config.set_limits(limits);
+        self
+    }
+
     /// Registers a protocol implementation (a later one for the same protocol wins).
     pub fn service(mut self, service: impl RpcService) -> Self {
         self.registry.add(Arc::new(service));
@@ -341,6 +409,7 @@ impl ServerBuilder {
             queue_rx,
             readers_waiting: AtomicBool::new(false),
             waiting: Mutex::new(Vec::new()),
+            per_ip: limits::PeerCounts::default(),
         });
         let mut server = Server {
             local_addr,
@@ -437,7 +506,8 @@ fn accept_all(listener: &Arc<TcpListener>, ctx: &Arc<ListenerCtx>) -> FdAction {
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
-                let max = ctx.shared.config.max_connections;
+                let config = &ctx.shared.config;
+                let max = config.max_connections;
                 if max > 0 && ctx.shared.metrics.open_connections.load(Ordering::Relaxed) >= max {
                     // Hadoop's ConnectionManager refuses to register it; the socket closes.
                     ctx.shared.metrics.dropped.fetch_add(1, Ordering::Relaxed);
@@ -445,11 +515,22 @@ fn accept_all(listener: &Arc<TcpListener>, ctx: &Arc<ListenerCtx>) -> FdAction {
                     drop(stream);
                     continue;
                 }
+                let per_ip = config.max_connections_per_ip;
+                if !ctx.shared.per_ip.try_add(peer.ip(), per_ip) {
+                    let m = &ctx.shared.metrics;
+                    m.dropped.fetch_add(1, Ordering::Relaxed);
+                    m.dropped_per_ip.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, per_ip, "ipc server: too many connections from this IP, closing");
+                    drop(stream);
+                    continue;
+                }
+                // From here the count is given back when the Conn drops, or below.
                 if let Err(e) = stream
                     .set_nonblocking(true)
                     .and_then(|()| stream.set_nodelay(true))
                 {
                     tracing::warn!(%peer, error = %e, "ipc server: cannot set up socket");
+                    ctx.shared.per_ip.remove(peer.ip());
                     continue;
                 }
                 let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
@@ -601,6 +682,8 @@ impl Server {
             fatal_responses: m.fatal_responses.load(Ordering::Relaxed),
             idle_closed: m.idle_closed.load(Ordering::Relaxed),
             dropped_connections: m.dropped.load(Ordering::Relaxed),
+            dropped_per_ip: m.dropped_per_ip.load(Ordering::Relaxed),
+            slow_frames_closed: m.slow_closed.load(Ordering::Relaxed),
             purged_connections: m.purged.load(Ordering::Relaxed),
             pending_output_bytes: m.pending_output.load(Ordering::Relaxed),
             queued_calls: self.shared.queue_rx.len(),

@@ -9,6 +9,12 @@
 //! writes block) until a handler takes a call and wakes this reader; when a
 //! connection's unsent responses pass `max_pending_output` its socket is no longer
 //! watched until the Responder drains them.
+//!
+//! Slow and silent peers (swept every quarter of the idle time, at most every second):
+//! a connection with part of a frame (or of the preamble) buffered for longer than
+//! `frame_timeout` plus its rate allowance is closed (slowloris, half-open frames); one
+//! with nothing buffered, nothing in flight and no byte for `idle_timeout` is closed.
+//! Neither clock runs while the server itself stopped reading (back-pressure).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,7 +30,9 @@ use ferrodfs_looper::{FdAction, FdEvents, Handler, Looper};
 
 use super::conn::Conn;
 use super::connection::{ConnState, Event};
+use super::limits::FrameClock;
 use super::{Job, QueuedCall, Shared};
+use crate::frame::FrameError;
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -55,6 +63,8 @@ struct ReaderConn {
     /// Set after a FATAL answer: input is discarded until EOF or the limit.
     draining: Option<usize>,
     draining_since_ms: u64,
+    /// How long the frame being received has taken.
+    clock: FrameClock,
 }
 
 struct ReaderCtx {
@@ -122,7 +132,9 @@ pub(crate) fn run(
 }
 
 fn sweep_interval(shared: &Shared) -> Duration {
-    (shared.config.idle_timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    let c = &shared.config;
+    let shortest = c.idle_timeout.min(c.frame_timeout);
+    (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 
 fn schedule_sweep(handler: &Handler, every: Duration) {
@@ -147,6 +159,7 @@ pub(crate) fn register(conn: Arc<Conn>) {
             paused: Paused::No,
             draining: None,
             draining_since_ms: 0,
+            clock: FrameClock::default(),
         };
         if let Err(e) = watch(ctx, &rc) {
             tracing::warn!(error = %e, "ipc server: cannot watch a new connection");
@@ -234,6 +247,11 @@ fn on_readable(ctx: &mut ReaderCtx, id: u64) -> FdAction {
         match process(ctx, id) {
             Outcome::Idle => {}
             Outcome::QueueFull | Outcome::Backlogged | Outcome::Closed => return FdAction::Remove,
+        }
+        let now = ctx.shared.now_ms();
+        if let Some(rc) = ctx.conns.get_mut(&id) {
+            let (buffered, frames) = (rc.state.buffered(), rc.state.frames_read());
+            rc.clock.update(now, n, buffered, frames);
         }
         if n < READ_CHUNK {
             // Most likely drained; level-triggered epoll calls again if not.
@@ -336,7 +354,7 @@ fn process_frames(ctx: &mut ReaderCtx, id: u64) -> Outcome {
                 return Outcome::Idle;
             }
             Event::Close(e) => {
-                tracing::debug!(id, peer = %rc.conn.peer, error = %e, "ipc server: closing connection");
+                log_close(&rc.conn, &e);
                 ctx.shared
                     .metrics
                     .fatal_responses
@@ -418,10 +436,13 @@ pub(crate) fn resume_queue() {
 }
 
 fn resume_watch(ctx: &mut ReaderCtx, id: u64) {
+    let now = ctx.shared.now_ms();
     let Some(rc) = ctx.conns.get_mut(&id) else {
         return;
     };
     rc.paused = Paused::No;
+    // The time reading was paused was the server's doing, not the peer's.
+    rc.clock.restart(now);
     let rc = &ctx.conns[&id];
     if let Err(e) = watch(ctx, rc) {
         tracing::warn!(id, error = %e, "ipc server: cannot watch a connection again");
@@ -458,6 +479,10 @@ fn sweep() {
         let now = ctx.shared.now_ms();
         let idle_ms = ctx.shared.config.idle_timeout.as_millis() as u64;
         let purge_ms = ctx.shared.config.purge_interval.as_millis() as u64;
+        let (frame_timeout, min_rate) = (
+            ctx.shared.config.frame_timeout,
+            ctx.shared.config.frame_min_rate,
+        );
         let mut doomed = Vec::new();
         for (id, rc) in &ctx.conns {
             let why = if rc.conn.is_closed() {
@@ -469,7 +494,10 @@ fn sweep() {
                 Doom::Closed
             } else if rc.conn.output_stuck_for(now, purge_ms) {
                 Doom::Purged
+            } else if rc.paused == Paused::No && rc.clock.expired(now, frame_timeout, min_rate) {
+                Doom::SlowFrame
             } else if rc.paused == Paused::No
+                && !rc.clock.in_frame()
                 && rc.conn.in_flight.load(Ordering::Relaxed) == 0
                 && now.saturating_sub(rc.conn.last_active_ms.load(Ordering::Relaxed)) > idle_ms
                 && rc.conn.queued_bytes() == 0
@@ -487,6 +515,18 @@ fn sweep() {
                     tracing::debug!(id, "ipc server: closing idle connection");
                     metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
                 }
+                Doom::SlowFrame => {
+                    if let Some(rc) = ctx.conns.get(&id) {
+                        tracing::info!(
+                            id,
+                            peer = %rc.conn.peer,
+                            buffered = rc.state.buffered(),
+                            ?frame_timeout,
+                            "ipc server: frame not complete in time, closing"
+                        );
+                    }
+                    metrics.slow_closed.fetch_add(1, Ordering::Relaxed);
+                }
                 Doom::Purged => {
                     tracing::info!(
                         id,
@@ -501,9 +541,29 @@ fn sweep() {
     });
 }
 
+/// Logs why a connection closes without an answer; an out-of-range frame length with
+/// Hadoop's `checkDataLength` message (Hadoop closes without answering too).
+fn log_close(conn: &Conn, e: &FrameError) {
+    match e {
+        FrameError::BadLength { len, .. } if *len < 0 => tracing::warn!(
+            id = conn.id,
+            "Unexpected data length {len}!! from {}",
+            conn.peer.ip()
+        ),
+        FrameError::BadLength { len, max } => tracing::warn!(
+            id = conn.id,
+            "Requested data length {len} is longer than maximum configured RPC length {max}.  RPC came from {}",
+            conn.peer.ip()
+        ),
+        e => tracing::debug!(id = conn.id, peer = %conn.peer, error = %e, "ipc server: closing connection"),
+    }
+}
+
 /// Why [`sweep`] closes a connection.
 enum Doom {
     Idle,
+    /// A frame that did not complete within `frame_timeout` (slowloris, half-open).
+    SlowFrame,
     Purged,
     Closed,
 }
