@@ -1,7 +1,8 @@
 //! `ferrodfs datanode`: Hadoop's `hdfs datanode` — configuration from `HADOOP_CONF_DIR`
 //! and generic options (`-D key=value`, `-conf file`, `-fs uri`); registers with the
 //! NameNode of `fs.defaultFS` / `dfs.namenode.rpc-address` and serves until
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM or `dfsadmin -shutdownDatanode` (with `upgrade`: writers are told
+//! to wait for the node's restart; see `ferrodfs_datanode::shutdown`).
 
 use anyhow::{bail, Context};
 use ferrodfs_conf::{Configuration, GenericOptions};
@@ -22,8 +23,20 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("signal handlers")?;
     let dn = DataNode::start(config).context("starting the DataNode")?;
     println!("DataNode transfer server listening on {}", dn.xfer_addr());
-    let signal = signals.forever().next();
-    tracing::info!(?signal, "shutting down");
+    let request = dn.shutdown_request();
+    {
+        let request = request.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let signal = signals.forever().next();
+                tracing::info!(?signal, "shutting down");
+                request.request(false);
+            })
+            .context("signal thread")?;
+    }
+    let for_upgrade = request.wait();
+    tracing::info!(for_upgrade, "DataNode shutting down");
     dn.shutdown();
     Ok(())
 }

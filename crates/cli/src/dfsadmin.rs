@@ -9,7 +9,8 @@
 //! `setSafeMode`, printing `Safe mode is ON` / `Safe mode is OFF` as `hdfs dfsadmin`
 //! does (`wait` polls every 5 s until safe mode is off). Why the NameNode is in safe
 //! mode (reported blocks against the threshold) is in its log and in the
-//! `SafeModeException` of a refused change, as with Hadoop.
+//! `SafeModeException` of a refused change, as with Hadoop. `-shutdownDatanode` and
+//! `-getDatanodeInfo` are in `dfsadmin_datanode`.
 
 use crate::dfs::format::{byte_desc, java_date, java_fixed};
 use ferrodfs_client::{ClientConf, DfsClient};
@@ -21,7 +22,10 @@ use ferrodfs_proto::hdfs::{
 };
 use std::fmt::Write as _;
 
-const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t[-safemode <enter | leave | get | wait | forceExit>]\n\t[-refreshNodes]\n\t[-help [cmd]]\n";
+const USAGE: &str = "Usage: ferrodfs dfsadmin [generic options]\n\t[-report [-live] [-dead]]\n\t\
+[-safemode <enter | leave | get | wait | forceExit>]\n\t[-refreshNodes]\n\t\
+[-shutdownDatanode <datanode_host:ipc_port> [upgrade]]\n\t\
+[-getDatanodeInfo <datanode_host:ipc_port>]\n\t[-help [cmd]]\n";
 const SAFEMODE_USAGE: &str =
     "Usage: hdfs dfsadmin [-safemode enter | leave | get | wait | forceExit]";
 /// How often `-safemode wait` asks (Hadoop's `DFSAdmin.waitExitSafeMode`: 5 s).
@@ -42,6 +46,14 @@ pub fn run(args: Vec<String>) -> i32 {
         Some("-report") => {}
         Some("-safemode") => return safemode(&opts, rest.map(String::as_str).collect()),
         Some("-refreshNodes") => refresh = true,
+        Some("-shutdownDatanode") => {
+            let args: Vec<&str> = rest.map(String::as_str).collect();
+            return crate::dfsadmin_datanode::shutdown_datanode(&args);
+        }
+        Some("-getDatanodeInfo") => {
+            let args: Vec<&str> = rest.map(String::as_str).collect();
+            return crate::dfsadmin_datanode::get_datanode_info(&args);
+        }
         Some("-help") => {
             print!("{USAGE}\n-report [-live] [-dead]:\tReports basic filesystem information and statistics.\n\n-refreshNodes:\tUpdates the namenode with the set of datanodes allowed to connect to the namenode.\n");
             return 0;

@@ -7,6 +7,7 @@ mod cluster;
 mod datanode;
 mod dfs;
 mod dfsadmin;
+mod dfsadmin_datanode;
 mod namenode;
 
 use clap::{Parser, Subcommand};

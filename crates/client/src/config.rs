@@ -39,6 +39,24 @@ pub const DFS_CLIENT_REPLACE_DATANODE_ON_FAILURE_BEST_EFFORT_KEY: &str =
 pub const DFS_CLIENT_DATANODE_RESTART_TIMEOUT_KEY: &str = "dfs.client.datanode-restart.timeout";
 /// Default of [`DFS_CLIENT_DATANODE_RESTART_TIMEOUT_KEY`].
 pub const DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// `dfs.client.congestion.backoff.mean.time` (ms): the mean of a writer's first
+/// back-off after an ECN CONGESTED ack (later ones grow, up to the max).
+pub const DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_KEY: &str =
+    "dfs.client.congestion.backoff.mean.time";
+/// Default of [`DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_KEY`] (Hadoop's
+/// `CONGESTION_BACKOFF_MEAN_TIME_IN_MS`, 5 s).
+pub const DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_DEFAULT: Duration = Duration::from_millis(5000);
+/// `dfs.client.congestion.backoff.max.time` (ms): the longest back-off.
+pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY: &str =
+    "dfs.client.congestion.backoff.max.time";
+/// Default of [`DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY`] (10 × the mean's default).
+pub const DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_DEFAULT: Duration = Duration::from_millis(50_000);
+/// `dfs.client.slow.io.warning.threshold.ms`: a pipeline ack slower than this is
+/// logged ("Slow ReadProcessor ...") and counted.
+pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY: &str =
+    "dfs.client.slow.io.warning.threshold.ms";
+/// Default of [`DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY`] (30 s).
+pub const DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_DEFAULT: Duration = Duration::from_secs(30);
 /// `dfs.client.max.block.acquire.failures`: re-fetches of block locations when every
 /// replica of a block failed.
 pub const DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY: &str = "dfs.client.max.block.acquire.failures";
@@ -150,6 +168,12 @@ pub struct ClientConf {
     pub locate_block_initial_delay: Duration,
     /// `dfs.client.datanode-restart.timeout`.
     pub datanode_restart_timeout: Duration,
+    /// `dfs.client.congestion.backoff.mean.time`.
+    pub congestion_backoff_mean: Duration,
+    /// `dfs.client.congestion.backoff.max.time`.
+    pub congestion_backoff_max: Duration,
+    /// `dfs.client.slow.io.warning.threshold.ms`.
+    pub slow_io_warning_threshold: Duration,
     /// `dfs.client.max.block.acquire.failures`.
     pub max_block_acquire_failures: u32,
     /// `dfs.client.retry.times.get-last-block-length`.
@@ -192,6 +216,9 @@ impl Default for ClientConf {
             locate_block_initial_delay:
                 DFS_CLIENT_BLOCK_WRITE_LOCATEFOLLOWINGBLOCK_INITIAL_DELAY_DEFAULT,
             datanode_restart_timeout: DFS_CLIENT_DATANODE_RESTART_TIMEOUT_DEFAULT,
+            congestion_backoff_mean: DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_DEFAULT,
+            congestion_backoff_max: DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_DEFAULT,
+            slow_io_warning_threshold: DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_DEFAULT,
             max_block_acquire_failures: DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_DEFAULT,
             last_block_length_retries: DFS_CLIENT_RETRY_TIMES_GET_LAST_BLOCK_LENGTH_DEFAULT,
             last_block_length_retry_interval:
@@ -307,6 +334,18 @@ impl ClientConf {
             datanode_restart_timeout: Duration::from_secs(conf.get_u64(
                 DFS_CLIENT_DATANODE_RESTART_TIMEOUT_KEY,
                 d.datanode_restart_timeout.as_secs(),
+            )?),
+            congestion_backoff_mean: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_CONGESTION_BACKOFF_MEAN_TIME_KEY,
+                d.congestion_backoff_mean.as_millis() as u64,
+            )?),
+            congestion_backoff_max: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_CONGESTION_BACKOFF_MAX_TIME_KEY,
+                d.congestion_backoff_max.as_millis() as u64,
+            )?),
+            slow_io_warning_threshold: Duration::from_millis(conf.get_u64(
+                DFS_CLIENT_SLOW_IO_WARNING_THRESHOLD_KEY,
+                d.slow_io_warning_threshold.as_millis() as u64,
             )?),
             max_block_acquire_failures: conf.get_u64(
                 DFS_CLIENT_MAX_BLOCK_ACQUIRE_FAILURES_KEY,

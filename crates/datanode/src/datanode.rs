@@ -23,7 +23,12 @@ use ferrodfs_proto::hdfs::{DatanodeIdProto, DatanodeInfoProto};
 
 use crate::actor::{ActorConfig, BpServiceActor, CommandExecutor, DatanodeAddress, IbrQueue};
 use crate::events::{BlockEvent, BlockEventListener, NoEvents};
+use crate::shutdown::{Control, ShutdownRequest};
+use crate::storage::restart::{
+    DFS_DATANODE_RESTART_REPLICA_EXPIRY_DEFAULT, DFS_DATANODE_RESTART_REPLICA_EXPIRY_KEY,
+};
 use crate::storage::{DatasetConfig, ExtendedBlock, FsDataset};
+use crate::xceiver::oob::{DFS_DATANODE_OOB_TIMEOUT_DEFAULT, DFS_DATANODE_OOB_TIMEOUT_KEY};
 use crate::xceiver::{transfer, DataXceiverServer, XceiverConfig};
 use crate::{Error, Result};
 
@@ -57,6 +62,11 @@ pub struct DataNodeConfig {
     pub block_report_interval: std::time::Duration,
     /// Where the IPC server listens (`dfs.datanode.ipc.address`; port 0: any).
     pub ipc_bind: SocketAddr,
+    /// `dfs.datanode.restart.replica.expiration`: how long replicas being written
+    /// stay RBW across a restart for upgrade.
+    pub restart_replica_expiry: std::time::Duration,
+    /// `dfs.datanode.oob.timeout-ms` (its first, OOB_RESTART, entry).
+    pub oob_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for DataNodeConfig {
@@ -82,6 +92,8 @@ impl DataNodeConfig {
             heartbeat_interval: crate::actor::HEARTBEAT_INTERVAL_DEFAULT,
             block_report_interval: crate::actor::BLOCK_REPORT_INTERVAL_DEFAULT,
             ipc_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            restart_replica_expiry: DFS_DATANODE_RESTART_REPLICA_EXPIRY_DEFAULT,
+            oob_timeout: DFS_DATANODE_OOB_TIMEOUT_DEFAULT,
         }
     }
 
@@ -110,7 +122,21 @@ impl DataNodeConfig {
             DFS_DATANODE_IPC_DEFAULT_PORT,
             "resolve dfs.datanode.ipc.address",
         )?;
+        let oob_timeout = conf
+            .get_strings(DFS_DATANODE_OOB_TIMEOUT_KEY)?
+            .first()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(
+                DFS_DATANODE_OOB_TIMEOUT_DEFAULT,
+                std::time::Duration::from_millis,
+            );
         Ok(DataNodeConfig {
+            restart_replica_expiry: conf.get_duration_in(
+                DFS_DATANODE_RESTART_REPLICA_EXPIRY_KEY,
+                DFS_DATANODE_RESTART_REPLICA_EXPIRY_DEFAULT,
+                ferrodfs_conf::TimeUnit::Seconds,
+            )?,
+            oob_timeout,
             ipc_bind,
             dataset: DatasetConfig::from_conf(conf)?,
             xfer_bind,
@@ -158,7 +184,9 @@ pub struct DataNode {
     ds: FsDataset,
     server: DataXceiverServer,
     ipc: Option<ferrodfs_ipc::server::Server>,
+    ipc_addr: SocketAddr,
     actor: Option<BpServiceActor>,
+    request: Arc<ShutdownRequest>,
 }
 
 impl DataNode {
@@ -172,12 +200,21 @@ impl DataNode {
         };
         let server =
             DataXceiverServer::start(ds.clone(), config.xceiver, events, config.xfer_bind)?;
-        let ipc = crate::ipc::start(ds.clone(), config.ipc_bind).map_err(|e| Error::Net {
-            op: "start the DataNode IPC server",
-            peer: config.ipc_bind.to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        let ipc_port = ipc.local_addr().port();
+        let request = Arc::new(ShutdownRequest::default());
+        let control = Arc::new(Control::new(
+            Arc::clone(server.ctx()),
+            Arc::clone(&request),
+            config.restart_replica_expiry,
+            config.oob_timeout,
+        ));
+        let ipc =
+            crate::ipc::start(ds.clone(), control, config.ipc_bind).map_err(|e| Error::Net {
+                op: "start the DataNode IPC server",
+                peer: config.ipc_bind.to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let ipc_addr = ipc.local_addr();
+        let ipc_port = ipc_addr.port();
         let actor = match config.namenode {
             Some(nn) => {
                 let xfer = server.local_addr();
@@ -221,7 +258,9 @@ impl DataNode {
             ds,
             server,
             ipc: Some(ipc),
+            ipc_addr,
             actor,
+            request,
         })
     }
 
@@ -233,6 +272,41 @@ impl DataNode {
     /// The transfer address (`ip:xferPort`).
     pub fn xfer_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The IPC address (`dfs.datanode.ipc.address` as bound).
+    pub fn ipc_addr(&self) -> SocketAddr {
+        self.ipc_addr
+    }
+
+    /// Set by `shutdownDatanode` (or by the owner, e.g. on a signal): the owner
+    /// waits on it and then calls [`DataNode::shutdown`].
+    pub fn shutdown_request(&self) -> Arc<ShutdownRequest> {
+        Arc::clone(&self.request)
+    }
+
+    /// Acks this node marked ECN CONGESTED.
+    pub fn ecn_congested_acks(&self) -> u64 {
+        self.server.ctx().ecn.congested_acks()
+    }
+
+    /// Replaces the ECN settings read at start (`dfs.pipeline.ecn`,
+    /// `dfs.pipeline.congestion.ratio`).
+    pub fn set_ecn(&self, config: crate::xceiver::ecn::EcnConfig) {
+        self.server.ctx().ecn.set_config(config);
+    }
+
+    /// Limits this node's packet writes to `bytes_per_sec` in all (0: no limit): a
+    /// slow disk for congestion tests and benchmarks (`xceiver::slow_disk`).
+    pub fn set_disk_write_bandwidth(&self, bytes_per_sec: u64) {
+        self.server.ctx().slow_disk.set_bandwidth(bytes_per_sec);
+    }
+
+    /// Downstream nodes this node found slow to ack (by transfer address).
+    pub fn slow_peers(
+        &self,
+    ) -> std::collections::HashMap<String, crate::xceiver::slow_peers::SlowPeer> {
+        self.server.ctx().slow_peers.snapshot()
     }
 
     /// The block store.

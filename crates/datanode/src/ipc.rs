@@ -1,22 +1,26 @@
 //! The DataNode's IPC server (`dfs.datanode.ipc.address`): `ClientDatanodeProtocol`
 //! (`getReplicaVisibleLength`, which Java clients call when reading a file still being
-//! written) and `InterDatanodeProtocol` (`initReplicaRecovery`,
+//! written; `shutdownDatanode` and `getDatanodeInfo`, which `dfsadmin` calls — see
+//! [`shutdown`](crate::shutdown)) and `InterDatanodeProtocol` (`initReplicaRecovery`,
 //! `updateReplicaUnderRecovery`, which the primary DataNode of a block recovery calls on
 //! every replica's node). Both run on the `ipc` crate's server; the Java client's SASL
 //! NEGOTIATE on this port is answered there.
 
+use crate::shutdown::Control;
 use crate::storage::{ExtendedBlock, FsDataset, ReplicaState};
 use crate::Error;
 use ferrodfs_ipc::server::{Server, ServiceBuilder};
 use ferrodfs_ipc::{JavaException, RemoteException};
 use ferrodfs_proto::hdfs::{
-    BlockProto, ExtendedBlockProto, GetReplicaVisibleLengthRequestProto,
-    GetReplicaVisibleLengthResponseProto, InitReplicaRecoveryRequestProto,
-    InitReplicaRecoveryResponseProto, ReplicaStateProto, UpdateReplicaUnderRecoveryRequestProto,
-    UpdateReplicaUnderRecoveryResponseProto,
+    BlockProto, ExtendedBlockProto, GetDatanodeInfoRequestProto, GetDatanodeInfoResponseProto,
+    GetReplicaVisibleLengthRequestProto, GetReplicaVisibleLengthResponseProto,
+    InitReplicaRecoveryRequestProto, InitReplicaRecoveryResponseProto, ReplicaStateProto,
+    ShutdownDatanodeRequestProto, ShutdownDatanodeResponseProto,
+    UpdateReplicaUnderRecoveryRequestProto, UpdateReplicaUnderRecoveryResponseProto,
 };
 use ferrodfs_proto::protocol::{CLIENT_DATANODE_PROTOCOL, INTER_DATANODE_PROTOCOL};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Handler threads of the DataNode IPC server (`dfs.datanode.handler.count` default 10).
 pub const DATANODE_HANDLER_COUNT_DEFAULT: usize = 10;
@@ -50,10 +54,33 @@ fn state_proto(s: ReplicaState) -> ReplicaStateProto {
     }
 }
 
-/// Starts the IPC server on `bind` serving both protocols over `ds`.
-pub fn start(ds: FsDataset, bind: SocketAddr) -> ferrodfs_ipc::Result<Server> {
+/// Starts the IPC server on `bind` serving both protocols over `ds`; `control`
+/// serves `shutdownDatanode` and `getDatanodeInfo`.
+pub fn start(
+    ds: FsDataset,
+    control: Arc<Control>,
+    bind: SocketAddr,
+) -> ferrodfs_ipc::Result<Server> {
     let ds1 = ds.clone();
+    let control2 = Arc::clone(&control);
     let client = ServiceBuilder::new(CLIENT_DATANODE_PROTOCOL)
+        .method(
+            "shutdownDatanode",
+            move |_ctx, req: ShutdownDatanodeRequestProto| {
+                control
+                    .shutdown_datanode(req.for_upgrade)
+                    .map_err(|m| RemoteException::new(JavaException::IoException, m))?;
+                Ok(ShutdownDatanodeResponseProto {})
+            },
+        )
+        .method(
+            "getDatanodeInfo",
+            move |_ctx, _req: GetDatanodeInfoRequestProto| {
+                Ok(GetDatanodeInfoResponseProto {
+                    local_info: control2.local_info(),
+                })
+            },
+        )
         .method(
             "getReplicaVisibleLength",
             move |_ctx, req: GetReplicaVisibleLengthRequestProto| {

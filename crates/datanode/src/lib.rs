@@ -64,6 +64,7 @@ mod datanode;
 pub mod events;
 pub mod ipc;
 pub mod recovery;
+pub mod shutdown;
 pub mod storage;
 pub mod xceiver;
 

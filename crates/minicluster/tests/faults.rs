@@ -182,6 +182,45 @@ fn datanode_killed_mid_write_recovers_and_replication_is_restored() {
     );
 }
 
+/// Two of the three pipeline nodes die at once while the third block streams: the
+/// client notices one failure and, while it recovers, meets the second (its first
+/// rebuilt pipeline still names the other dead node, whose setup fails); it drops
+/// both, goes on with the survivor (and replacements), and every byte — those
+/// hflushed before the faults included — reads back exact from live nodes.
+#[test]
+fn a_second_datanode_failure_during_pipeline_recovery() {
+    let mut cluster = fault_cluster(5);
+    let data = payload(5 * MIB + 777, 4);
+    let (first, second) = data.split_at(2 * MIB + MIB / 3);
+    let mut victims = Vec::new();
+    let block = write_with_fault(
+        &mut cluster,
+        "/second.bin",
+        first.to_vec(),
+        second.to_vec(),
+        2,
+        |cluster, block| {
+            for node in &block.locations[1..3] {
+                let i = cluster.datanode_index(&node.id.xfer_addr()).unwrap();
+                cluster.stop_datanode(i).unwrap();
+                victims.push(node.id.xfer_addr());
+            }
+        },
+    );
+    let c = client(&cluster);
+    assert_same(&read_all(&c, "/second.bin"), &data, "read after the write");
+    let after = final_block(&cluster, "/second.bin", block.block.block_id);
+    assert!(after.block.gs > block.block.gs, "{block:?} -> {after:?}");
+    assert!(
+        after
+            .locations
+            .iter()
+            .all(|l| !victims.contains(&l.id.xfer_addr())),
+        "{after:?}"
+    );
+    assert!(!after.locations.is_empty());
+}
+
 /// After an hflush (the DEFAULT replace-datanode policy then wants a full pipeline)
 /// the last node of the pipeline dies: the client asks for an additional DataNode,
 /// copies the acknowledged part of the block to it with TRANSFER_BLOCK and goes on

@@ -19,11 +19,8 @@
 //!
 //! Version 1 images (written before extended attributes existed) have no xattr section
 //! and are still read.
-//!
-//! ```text
-//! ```
 
-use crate::blocks::{BlockInfo, BlockState};
+use crate::blocks::{BlockInfo, BlockState, FIRST_BLOCK_ID};
 use crate::config::NameNodeConfig;
 use crate::editlog::codec::{DecodeError, Reader, Writer};
 use crate::error::{Error, Result};
@@ -39,6 +36,11 @@ pub const IMAGE_MAGIC: &[u8; 8] = b"FERROIMG";
 pub const IMAGE_VERSION: u32 = 2;
 /// The oldest version still read (no xattr section).
 pub const IMAGE_VERSION_MIN: u32 = 1;
+/// Fewest bytes an inode takes: id, parent, name length, kind, perm, owner and
+/// group lengths, mtime, atime.
+const MIN_INODE_LEN: usize = 8 + 8 + 4 + 1 + 2 + 4 + 4 + 8 + 8;
+/// Bytes of one block in a file's list: id, generation stamp, length.
+const BLOCK_LEN: usize = 24;
 
 /// Serializes the namesystem as of `last_txid`.
 pub fn save(fs: &FsNamesystem, last_txid: u64) -> Vec<u8> {
@@ -107,40 +109,50 @@ pub fn save(fs: &FsNamesystem, last_txid: u64) -> Vec<u8> {
 }
 
 /// Rebuilds a namesystem from an image; returns it with the image's last txid.
+///
+/// A damaged image is [`Error::Corrupt`] naming `path` and the byte offset of
+/// the field that failed (the checksum's offset for a checksum mismatch); no
+/// count or length in it reserves memory before its bytes are known to exist,
+/// and no inode or block id beyond the image's own `next_inode_id` /
+/// `next_block_id` is accepted (both tables are dense: an id sizes its table).
 pub fn load(
     bytes: &[u8],
     path: &Path,
     config: NameNodeConfig,
     block_pool_id: &str,
 ) -> Result<(FsNamesystem, u64)> {
-    let corrupt = |reason: &'static str| Error::Corrupt {
+    let corrupt_at = |offset: usize, reason: &'static str| Error::Corrupt {
         file: path.to_owned(),
-        offset: 0,
+        offset: offset as u64,
         reason,
     };
-    if bytes.len() < 16 || &bytes[..8] != IMAGE_MAGIC {
-        return Err(corrupt("not an image"));
+    if bytes.len() < IMAGE_MIN_LEN || &bytes[..8] != IMAGE_MAGIC {
+        return Err(corrupt_at(0, "not an image"));
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     let mut crc_bytes = [0u8; 4];
     crc_bytes.copy_from_slice(crc);
     if crc32c::crc32c(body) != u32::from_le_bytes(crc_bytes) {
-        return Err(corrupt("image checksum mismatch"));
+        return Err(corrupt_at(body.len(), "image checksum mismatch"));
     }
-    let decode_err = |e: DecodeError| match e {
-        DecodeError::Truncated => corrupt("image truncated"),
-        DecodeError::Invalid(why) => corrupt(why),
-    };
-    let mut r = Reader::new(&body[8..]);
-    parse(&mut r, config, block_pool_id, &corrupt).map_err(|e| match e {
-        ParseError::Decode(d) => decode_err(d),
-        ParseError::Other(e) => e,
+    let mut r = Reader::new(&body[IMAGE_MAGIC.len()..]);
+    let parsed = parse(&mut r, config, block_pool_id);
+    let at = IMAGE_MAGIC.len() + r.position();
+    parsed.map_err(|e| match e {
+        ParseError::Decode(DecodeError::Truncated) => corrupt_at(at, "image truncated"),
+        ParseError::Decode(DecodeError::Invalid(why)) | ParseError::Corrupt(why) => {
+            corrupt_at(at, why)
+        }
     })
 }
 
+/// Magic, version, four counters, inode count and the trailing checksum.
+const IMAGE_MIN_LEN: usize = 8 + 4 + 5 * 8 + 4;
+
 enum ParseError {
     Decode(DecodeError),
-    Other(Error),
+    /// Fields that decode but cannot be right.
+    Corrupt(&'static str),
 }
 
 impl From<DecodeError> for ParseError {
@@ -149,27 +161,26 @@ impl From<DecodeError> for ParseError {
     }
 }
 
-impl From<Error> for ParseError {
-    fn from(e: Error) -> Self {
-        ParseError::Other(e)
-    }
-}
-
 fn parse(
     r: &mut Reader<'_>,
     config: NameNodeConfig,
     block_pool_id: &str,
-    corrupt: &dyn Fn(&'static str) -> Error,
 ) -> Result<(FsNamesystem, u64), ParseError> {
+    use ParseError::Corrupt;
     let version = r.u32()?;
     if !(IMAGE_VERSION_MIN..=IMAGE_VERSION).contains(&version) {
-        return Err(corrupt("unsupported image version").into());
+        return Err(Corrupt("unsupported image version"));
     }
     let last_txid = r.u64()?;
     let next_inode_id = r.u64()?;
     let next_block_id = r.u64()?;
     let gen_stamp = r.u64()?;
     let count = r.u64()?;
+    // Every inode takes at least its fixed fields: a count beyond what the bytes
+    // can hold is corrupt (and would otherwise only fail at the end).
+    if count > (r.remaining() / MIN_INODE_LEN) as u64 + 1 {
+        return Err(Corrupt("inode count beyond the image's length"));
+    }
     let mut fs: Option<FsNamesystem> = None;
     for i in 0..count {
         let id = r.u64()?;
@@ -183,7 +194,7 @@ fn parse(
         let atime = r.i64()?;
         if i == 0 {
             if id != ROOT_INODE_ID || kind != 0 {
-                return Err(corrupt("image does not start with the root").into());
+                return Err(Corrupt("image does not start with the root"));
             }
             let mut ns = Namespace::new(&owner, &group, perm, mtime);
             if let Some(root) = ns.get_mut(0) {
@@ -196,27 +207,33 @@ fn parse(
             ));
             continue;
         }
-        let fs = fs.as_mut().ok_or_else(|| corrupt("no root"))?;
-        let pix = fs
-            .ns
-            .ix_of(parent)
-            .ok_or_else(|| corrupt("parent before child"))?;
+        let fs = fs.as_mut().ok_or(Corrupt("no root"))?;
+        if id <= ROOT_INODE_ID || id >= next_inode_id {
+            return Err(Corrupt("inode id outside the image's allocated range"));
+        }
+        let pix = fs.ns.ix_of(parent).ok_or(Corrupt("parent before child"))?;
         let kind = match kind {
             0 => InodeKind::Directory(Vec::new()),
             1 => {
                 let replication = r.u16()?;
                 let block_size = r.u64()?;
                 let nblocks = r.u32()?;
+                if nblocks as usize > r.remaining() / BLOCK_LEN {
+                    return Err(DecodeError::Truncated.into());
+                }
                 let mut data = FileData::new(replication, block_size);
-                let mut ids = Vec::with_capacity((nblocks as usize).min(r.remaining() / 24));
+                let mut ids = Vec::with_capacity(nblocks as usize);
                 for _ in 0..nblocks {
                     let (b, gs, len) = (r.u64()?, r.u64()?, r.u64()?);
+                    if b < FIRST_BLOCK_ID || b >= next_block_id {
+                        return Err(Corrupt("block id outside the image's allocated range"));
+                    }
                     ids.push(b);
                     if !fs
                         .blocks
                         .insert(b, BlockInfo::new(id, gs, len, BlockState::Complete))
                     {
-                        return Err(corrupt("duplicate block").into());
+                        return Err(Corrupt("duplicate block"));
                     }
                 }
                 if r.u8()? == 1 {
@@ -236,7 +253,7 @@ fn parse(
                 data.blocks = BlockList::from_vec(ids);
                 InodeKind::File(data)
             }
-            _ => return Err(corrupt("bad inode kind").into()),
+            _ => return Err(Corrupt("bad inode kind")),
         };
         let inode = Inode {
             parent: pix,
@@ -248,9 +265,13 @@ fn parse(
             name: Name::new(&name),
             kind,
         };
-        fs.ns.add(id, pix, inode)?;
+        fs.ns.add(id, pix, inode).map_err(|_| {
+            Corrupt(
+                "inode does not fit the namespace (duplicate name or id, parent not a directory)",
+            )
+        })?;
     }
-    let mut fs = fs.ok_or_else(|| corrupt("empty image"))?;
+    let mut fs = fs.ok_or(Corrupt("empty image"))?;
     if version >= 2 {
         // Each entry is at least 12 bytes: a hostile count cannot make us loop long.
         let n = r.u64()?;
@@ -260,7 +281,7 @@ fn parse(
         for _ in 0..n {
             let id = r.u64()?;
             if fs.ns.ix_of(id).is_none() {
-                return Err(corrupt("xattrs of an unknown inode").into());
+                return Err(Corrupt("xattrs of an unknown inode"));
             }
             let count = r.u32()?;
             if count as usize > r.remaining() / 9 {
@@ -268,7 +289,7 @@ fn parse(
             }
             for _ in 0..count {
                 let ns = XAttrNameSpace::from_proto(i32::from(r.u8()?))
-                    .ok_or_else(|| corrupt("bad xattr namespace"))?;
+                    .ok_or(Corrupt("bad xattr namespace"))?;
                 let name = r.str()?;
                 let value = r.bytes()?;
                 fs.ns.set_xattr(id, XAttr { ns, name, value });
@@ -276,10 +297,186 @@ fn parse(
         }
     }
     if r.remaining() != 0 {
-        return Err(corrupt("trailing bytes in image").into());
+        return Err(Corrupt("trailing bytes in image"));
     }
     fs.next_inode_id = next_inode_id;
     fs.next_block_id = next_block_id;
     fs.gen_stamp = gen_stamp;
     Ok((fs, last_txid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editlog::op::EditOp;
+
+    fn namesystem() -> FsNamesystem {
+        let mut fs = FsNamesystem::new(NameNodeConfig::default(), "BP-1");
+        let ops = [
+            EditOp::Mkdir {
+                id: 16386,
+                parent: 16385,
+                name: b"user".to_vec(),
+                perm: 0o755,
+                owner: "alice".into(),
+                group: "supergroup".into(),
+                mtime: 1,
+            },
+            EditOp::AddFile {
+                id: 16387,
+                parent: 16386,
+                name: b"closed-file-with-a-long-name".to_vec(),
+                perm: 0o644,
+                owner: "alice".into(),
+                group: "supergroup".into(),
+                mtime: 2,
+                replication: 3,
+                block_size: 128 << 20,
+                client_name: "DFSClient_1".into(),
+                client_machine: "10.0.0.1".into(),
+            },
+            EditOp::AllocBlock {
+                file: 16387,
+                block: 1_073_741_825,
+                gs: 1001,
+            },
+            EditOp::UpdateBlock {
+                block: 1_073_741_825,
+                gs: 1001,
+                num_bytes: 77,
+            },
+            EditOp::Close {
+                file: 16387,
+                mtime: 3,
+                atime: 3,
+            },
+            EditOp::AddFile {
+                id: 16388,
+                parent: 16386,
+                name: b"open".to_vec(),
+                perm: 0o644,
+                owner: "bob".into(),
+                group: "supergroup".into(),
+                mtime: 4,
+                replication: 1,
+                block_size: 1 << 20,
+                client_name: "DFSClient_2".into(),
+                client_machine: "10.0.0.2".into(),
+            },
+            EditOp::AllocBlock {
+                file: 16388,
+                block: 1_073_741_826,
+                gs: 1002,
+            },
+        ];
+        for op in &ops {
+            fs.apply(op).unwrap();
+        }
+        fs
+    }
+
+    fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
+        let crc = crc32c::crc32c(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        body
+    }
+
+    fn load_at(bytes: &[u8]) -> Result<(FsNamesystem, u64)> {
+        load(
+            bytes,
+            Path::new("/nn/fsimage_7"),
+            NameNodeConfig::default(),
+            "BP-1",
+        )
+    }
+
+    /// A corrupt image is `Corrupt` naming the file and an offset inside it.
+    fn assert_corrupt(r: Result<(FsNamesystem, u64)>, len: usize, case: &str) {
+        match r {
+            Err(Error::Corrupt { file, offset, .. }) => {
+                assert_eq!(file, Path::new("/nn/fsimage_7"), "{case}");
+                assert!(
+                    offset as usize <= len,
+                    "{case}: offset {offset} beyond {len}"
+                );
+            }
+            Err(e) => panic!("{case}: not Corrupt: {e:?}"),
+            Ok(_) => panic!("{case}: loaded"),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let fs = namesystem();
+        let bytes = save(&fs, 7);
+        let (back, txid) = load_at(&bytes).unwrap();
+        assert_eq!(txid, 7);
+        assert_eq!(save(&back, 7), bytes);
+    }
+
+    #[test]
+    fn every_truncation_is_a_typed_error() {
+        let bytes = save(&namesystem(), 7);
+        let body = &bytes[..bytes.len() - 4];
+        for cut in 0..bytes.len() {
+            // Truncated as written (checksum fails) and re-checksummed (the parser
+            // runs out of bytes).
+            assert_corrupt(load_at(&bytes[..cut]), cut, &format!("cut at {cut}"));
+            if cut < body.len() {
+                let fixed = with_crc(body[..cut].to_vec());
+                assert_corrupt(load_at(&fixed), fixed.len(), &format!("re-crc cut {cut}"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_flipped_byte_is_loaded_or_a_typed_error() {
+        let bytes = save(&namesystem(), 7);
+        let body = &bytes[..bytes.len() - 4];
+        for at in 0..body.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = body.to_vec();
+                b[at] ^= flip;
+                let image = with_crc(b);
+                if let Err(e) = load_at(&image) {
+                    assert!(matches!(e, Error::Corrupt { .. }), "byte {at}: {e:?}");
+                }
+                // And with the checksum left as it was.
+                let mut raw = bytes.clone();
+                raw[at] ^= flip;
+                assert_corrupt(load_at(&raw), raw.len(), &format!("flip {at}"));
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_counts_and_ids_reserve_nothing() {
+        let bytes = save(&namesystem(), 7);
+        let body = bytes[..bytes.len() - 4].to_vec();
+        // The inode count (after magic, version and four u64 counters).
+        let count_at = 8 + 4 + 4 * 8;
+        let mut b = body.clone();
+        b[count_at..count_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        match load_at(&with_crc(b)) {
+            Err(Error::Corrupt { offset, reason, .. }) => {
+                assert_eq!(offset as usize, count_at + 8, "{reason}");
+            }
+            other => panic!("{:?}", other.map(|r| r.1)),
+        }
+        // The second inode's id (right after the root inode) far beyond
+        // next_inode_id: refused before it sizes the inode table.
+        let id_at = count_at
+            + 8
+            + 8 // the root's id; its parent is its own id, so search after it
+            + body[count_at + 16..]
+                .windows(8)
+                .position(|w| w == 16386u64.to_le_bytes())
+                .unwrap();
+        let mut b = body.clone();
+        b[id_at..id_at + 8].copy_from_slice(&(16385u64 + (1 << 31)).to_le_bytes());
+        match load_at(&with_crc(b)) {
+            Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("inode id"), "{reason}"),
+            other => panic!("{:?}", other.map(|r| r.1)),
+        }
+    }
 }

@@ -173,6 +173,12 @@ impl NameNode {
         self.read().get_fs_stats()
     }
 
+    /// The DataNodes chosen so far as primary of `block`'s recovery (transfer
+    /// addresses, first to last).
+    pub fn recovery_primaries(&self, block: u64) -> Vec<String> {
+        self.read().recovery_primaries(block)
+    }
+
     pub fn mkdirs(
         &self,
         caller: &Caller,

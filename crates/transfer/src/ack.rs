@@ -5,14 +5,21 @@
 //! Hadoop 2.7+ DataNodes fill both `reply` (the status) and `flag` (the status in bits
 //! 0–3, a reserved bit 4, the ECN congestion signal in bits 5–6); readers prefer `flag`.
 
-use crate::op::{read_delimited, write_delimited};
-use crate::Result;
+use crate::op::{read_delimited_max, write_delimited};
+use crate::{Error, Result};
 use ferrodfs_proto::hdfs::{PipelineAckProto, Status};
 use std::io::{self, Read, Write};
 
 const STATUS_MASK: u32 = 0xf;
 const ECN_SHIFT: u32 = 5;
 const ECN_MASK: u32 = 0x3;
+
+/// Most replies an ack may carry: one per pipeline node, and a pipeline is no
+/// longer than `dfs.replication.max` (Hadoop's default 512).
+pub const MAX_ACK_REPLIES: usize = 512;
+/// Longest delimited ack accepted: seqno, time and [`MAX_ACK_REPLIES`] replies
+/// and flags, each field tagged, with room to spare.
+pub const MAX_ACK_LEN: usize = 16 * 1024;
 
 /// Explicit congestion notification carried in an ack's flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,9 +130,27 @@ impl PipelineAck {
         write_delimited(w, &self.to_proto())
     }
 
+    /// Reads one delimited ack: at most [`MAX_ACK_LEN`] bytes and
+    /// [`MAX_ACK_REPLIES`] replies.
     pub fn read_from(r: &mut impl Read) -> Result<PipelineAck> {
-        let proto: PipelineAckProto = read_delimited(r, "pipeline ack")?;
+        let proto: PipelineAckProto = read_delimited_max(r, "pipeline ack", MAX_ACK_LEN)?;
+        let count = proto.reply.len().max(proto.flag.len());
+        if count > MAX_ACK_REPLIES {
+            return Err(Error::TooManyReplies {
+                count,
+                max: MAX_ACK_REPLIES,
+            });
+        }
         Ok(PipelineAck::from_proto(&proto))
+    }
+
+    /// Decodes the delimited ack at the start of `bytes` with the checks of
+    /// [`PipelineAck::read_from`]; returns it and the bytes it took. A pure
+    /// function over a slice, for fuzzing.
+    pub fn decode(bytes: &[u8]) -> Result<(PipelineAck, usize)> {
+        let mut r = bytes;
+        let ack = PipelineAck::read_from(&mut r)?;
+        Ok((ack, bytes.len() - r.len()))
     }
 }
 
@@ -171,6 +196,31 @@ mod tests {
         };
         let ack = PipelineAck::from_proto(&proto);
         assert_eq!(ack.first_bad_node(), Some(1));
+    }
+
+    #[test]
+    fn oversized_acks_are_refused() {
+        let many = PipelineAckProto {
+            seqno: 1,
+            reply: vec![Status::Success as i32; MAX_ACK_REPLIES + 1],
+            ..Default::default()
+        };
+        let mut wire = Vec::new();
+        write_delimited(&mut wire, &many).unwrap();
+        assert!(matches!(
+            PipelineAck::decode(&wire),
+            Err(Error::TooManyReplies { count: 513, .. })
+        ));
+        // A length prefix over the limit is refused before any byte is buffered.
+        let huge = [0xff, 0xff, 0x7f];
+        assert!(matches!(
+            PipelineAck::decode(&huge),
+            Err(Error::TooLong { .. })
+        ));
+        let ok = PipelineAck::new(3, vec![NodeReply::new(Status::Success); 3]);
+        let mut wire = Vec::new();
+        ok.write_to(&mut wire).unwrap();
+        assert_eq!(PipelineAck::decode(&wire).unwrap(), (ok, wire.len()));
     }
 
     #[test]

@@ -6,11 +6,21 @@
 //! and the block metadata header at the start of every `.meta` file.
 //!
 //! * [`op`]: op headers (version 28, op code) and varint-delimited messages;
-//! * [`packet`]: data packets (`PacketHeaderProto` + checksums + data);
+//! * [`packet`]: data packets (`PacketHeaderProto` + checksums + data) and the
+//!   one checked decoder ([`packet::PacketDecoder`]) the DataNode and the client
+//!   both read them with;
 //! * [`ack`]: pipeline acks with per-node status and ECN flags.
 //!
 //! No threads and no sockets live here: only bytes in, bytes out (over any
 //! `Read`/`Write`). Byte layouts: `docs/design/transfer.md`.
+//!
+//! Every decoder of peer bytes checks each length against a limit or the bytes
+//! that actually arrived before it reserves memory, and fails with a typed
+//! [`Error`], never a panic. Entry points over plain byte slices (for fuzzing):
+//! [`op::parse_op_header`], [`op::decode_delimited`],
+//! [`packet::PacketLengths::parse`], [`packet::parse_header`],
+//! [`packet::decode_packet`], [`ack::PipelineAck::decode`], and
+//! [`checksum::DataChecksum::decode_header`].
 //!
 //! # Example
 //!
@@ -72,6 +82,22 @@ pub enum Error {
     /// Packet lengths that contradict each other.
     #[error("malformed packet: {0}")]
     BadPacket(&'static str),
+    /// A packet whose seqno does not follow the previous one's.
+    #[error("packet seqno {seqno} out of order after {last}")]
+    PacketOutOfOrder {
+        /// The previous packet's seqno.
+        last: i64,
+        /// This packet's.
+        seqno: i64,
+    },
+    /// A pipeline ack with more replies than a pipeline can have nodes.
+    #[error("pipeline ack with {count} replies (at most {max})")]
+    TooManyReplies {
+        /// Replies in the ack.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The stream failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

@@ -17,6 +17,10 @@ pub const DATA_TRANSFER_VERSION: u16 = 28;
 /// (a block, a token, a few targets); this bounds what a bad peer can make us allocate.
 pub const MAX_DELIMITED_LEN: usize = 1 << 20;
 
+/// Capacity reserved up front for a delimited message; longer ones grow as their
+/// bytes arrive.
+const SMALL_MESSAGE_LEN: usize = 4096;
+
 /// Op codes (`org.apache.hadoop.hdfs.protocol.datatransfer.Op`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -75,6 +79,15 @@ pub fn write_op<M: Message>(w: &mut impl Write, op: Op, msg: &M) -> io::Result<(
     w.write_all(&buf)
 }
 
+/// Checks the 3 bytes of an op header: version 28 and a known op code.
+pub fn parse_op_header(header: &[u8; 3]) -> Result<Op> {
+    let version = u16::from_be_bytes([header[0], header[1]]);
+    if version != DATA_TRANSFER_VERSION {
+        return Err(Error::BadVersion(version));
+    }
+    Op::from_code(header[2])
+}
+
 /// Reads an op header. `Ok(None)` on a clean end of stream before its first byte (a
 /// peer closing a reused connection between ops).
 pub fn read_op_header(r: &mut impl Read) -> Result<Option<Op>> {
@@ -95,11 +108,7 @@ pub fn read_op_header(r: &mut impl Read) -> Result<Option<Op>> {
             Err(e) => return Err(Error::Io(e)),
         }
     }
-    let version = u16::from_be_bytes([header[0], header[1]]);
-    if version != DATA_TRANSFER_VERSION {
-        return Err(Error::BadVersion(version));
-    }
-    Op::from_code(header[2]).map(Some)
+    parse_op_header(&header).map(Some)
 }
 
 /// Writes one varint-delimited message.
@@ -109,17 +118,47 @@ pub fn write_delimited<M: Message>(w: &mut impl Write, msg: &M) -> io::Result<()
 
 /// Reads one varint-delimited message of at most [`MAX_DELIMITED_LEN`] bytes.
 pub fn read_delimited<M: Message + Default>(r: &mut impl Read, what: &'static str) -> Result<M> {
+    read_delimited_max(r, what, MAX_DELIMITED_LEN)
+}
+
+/// Reads one varint-delimited message of at most `max` bytes. The buffer grows as
+/// the bytes arrive: a length prefix alone reserves nothing.
+pub fn read_delimited_max<M: Message + Default>(
+    r: &mut impl Read,
+    what: &'static str,
+    max: usize,
+) -> Result<M> {
     let len = read_varint(r, what)?;
-    if len > MAX_DELIMITED_LEN as u64 {
+    if len > max as u64 {
         return Err(Error::TooLong {
             what,
             len,
-            max: MAX_DELIMITED_LEN as u64,
+            max: max as u64,
         });
     }
-    let mut buf = vec![0u8; len as usize];
-    read_exact(r, &mut buf, what)?;
+    let len = len as usize;
+    let mut buf = Vec::with_capacity(len.min(SMALL_MESSAGE_LEN));
+    let got = r.take(len as u64).read_to_end(&mut buf)?;
+    if got < len {
+        return Err(Error::Truncated {
+            what,
+            need: len,
+            have: got,
+        });
+    }
     M::decode(&buf[..]).map_err(|source| Error::Decode { what, source })
+}
+
+/// Decodes the varint-delimited message at the start of `bytes` (at most
+/// [`MAX_DELIMITED_LEN`] bytes long); returns it and the bytes it took. A pure
+/// function over a slice, for fuzzing.
+pub fn decode_delimited<M: Message + Default>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<(M, usize)> {
+    let mut r = bytes;
+    let msg = read_delimited(&mut r, what)?;
+    Ok((msg, bytes.len() - r.len()))
 }
 
 fn read_varint(r: &mut impl Read, what: &'static str) -> Result<u64> {

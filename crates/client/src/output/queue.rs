@@ -50,8 +50,12 @@ pub struct QueueState {
     pub failed: bool,
     /// A pipeline failure not yet handled by the streamer.
     pub error: Option<PipelineError>,
-    /// Set by the ResponseProcessor when an ack carried a congestion signal.
+    /// Set by the ResponseProcessor when an ack carried a congestion signal, cleared
+    /// by an ack without one.
     pub congested: bool,
+    /// The DataStreamer's last congestion back-off (Hadoop's
+    /// `lastCongestionBackoffTime`); an ack without congestion resets it.
+    pub last_congestion_backoff: Duration,
     /// Writers blocked on a full queue (tests wait on it instead of sleeping).
     pub writers_waiting: usize,
     /// Bytes of the current block acknowledged by the whole pipeline.
@@ -84,6 +88,7 @@ impl Queues {
                 failed: false,
                 error: None,
                 congested: false,
+                last_congestion_backoff: Duration::ZERO,
                 writers_waiting: 0,
                 bytes_acked: 0,
                 persist_blocks: false,

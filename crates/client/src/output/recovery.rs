@@ -6,8 +6,9 @@
 //! 1. closes the pipeline and stops its ResponseProcessor;
 //! 2. moves every unacknowledged packet back to the front of `dataQueue` (so nothing
 //!    acknowledged is resent and nothing unacknowledged is lost);
-//! 3. drops the bad node (a restarting node is kept and waited for until its
-//!    deadline);
+//! 3. drops the bad node (a restarting node — an OOB_RESTART ack — is kept: setup
+//!    attempts are retried every second, failures at that node not counted, until it
+//!    is back or `dfs.client.datanode-restart.timeout` passes, then it is dropped);
 //! 4. when the replace-datanode policy asks, gets a new node
 //!    (`getAdditionalDatanode`) and copies the acknowledged part of the block to it
 //!    (TRANSFER_BLOCK from a surviving node);
@@ -38,8 +39,10 @@ use ferrodfs_proto::hdfs::{
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Pause between attempts to reach a restarting DataNode.
-const RESTART_POLL: Duration = Duration::from_millis(500);
+/// Pause between attempts to reach a restarting DataNode (Hadoop's
+/// `handleRestartingDatanode` waits min(4 s, `dfs.client.datanode-restart.timeout`);
+/// a DataNode restarting on this host is back in about a second).
+const RESTART_POLL: Duration = Duration::from_secs(1);
 
 impl DataStreamer {
     /// Handles a recorded pipeline error (steps 1–6 of the module docs).
@@ -56,16 +59,19 @@ impl DataStreamer {
             return Ok(());
         }
         let last_acked = self.queues.lock().last_acked_seqno;
-        if last_acked != self.last_acked_before_failure {
-            self.last_acked_before_failure = last_acked;
-            self.recovery_count = 1;
-        } else {
-            self.recovery_count += 1;
-            if self.recovery_count > MAX_PIPELINE_RECOVERY_RETRIES {
-                return Err(Error::RecoveryFailed {
-                    block,
-                    attempts: self.recovery_count - 1,
-                });
+        // A restart is not a failure of the packet (Hadoop does not count it).
+        if error.restarting.is_none() {
+            if last_acked != self.last_acked_before_failure {
+                self.last_acked_before_failure = last_acked;
+                self.recovery_count = 1;
+            } else {
+                self.recovery_count += 1;
+                if self.recovery_count > MAX_PIPELINE_RECOVERY_RETRIES {
+                    return Err(Error::RecoveryFailed {
+                        block,
+                        attempts: self.recovery_count - 1,
+                    });
+                }
             }
         }
         self.setup_pipeline_for_append_or_recovery(Some(error), true)?;
@@ -98,15 +104,27 @@ impl DataStreamer {
             return Err(Error::StreamClosed);
         };
         let mut attempts = 0;
+        // A node that announced a restart (OOB ack): its index and deadline. Setup
+        // failures it causes are not held against it until the deadline (Hadoop's
+        // ErrorState restartingNodeIndex / restartingNodeDeadline).
+        let mut restarting: Option<(usize, Instant)> = None;
         loop {
             if let Some(e) = error.take() {
                 let mut bad = e.bad_node;
-                if let Some((i, deadline)) = e.restarting {
-                    let now = Instant::now();
-                    if now < deadline {
-                        thread::sleep(RESTART_POLL.min(deadline - now));
-                    } else {
-                        bad = Some(i);
+                if e.restarting.is_some() {
+                    restarting = e.restarting;
+                }
+                if let Some((r, deadline)) = restarting {
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            node = r,
+                            timeout = ?self.ctx.conf.datanode_restart_timeout,
+                            "DataNode did not restart in time"
+                        );
+                        restarting = None;
+                        bad = bad.or(Some(r));
+                    } else if bad == Some(r) {
+                        bad = None;
                     }
                 }
                 if let Some(i) = bad {
@@ -114,6 +132,18 @@ impl DataStreamer {
                         tracing::warn!(node = %node_name(&node), block = %block_name(&block), "dropping bad DataNode from the pipeline");
                         self.failed.push(node);
                     }
+                    // Hadoop's adjustState4RestartingNode: a failure further down
+                    // means the restarting node is back; one before it shifts it.
+                    restarting = match restarting {
+                        Some((r, _)) if i > r => None,
+                        Some((r, d)) if i < r => Some((r - 1, d)),
+                        other => other,
+                    };
+                }
+                if let Some((r, deadline)) = restarting {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tracing::info!(node = r, ?left, "waiting for a restarting DataNode");
+                    thread::sleep(RESTART_POLL.min(left));
                 }
             }
             if self.nodes.is_empty() {
@@ -121,7 +151,10 @@ impl DataStreamer {
                     block: block_name(&block),
                 });
             }
-            attempts += 1;
+            // Attempts while a node restarts are bounded by its deadline instead.
+            if restarting.is_none() {
+                attempts += 1;
+            }
             if attempts > MAX_PIPELINE_RECOVERY_RETRIES + 1 {
                 return Err(Error::RecoveryFailed {
                     block: block_name(&block),

@@ -16,10 +16,29 @@ use ferrodfs_proto::hdfs::{DatanodeInfoProto, Status};
 use ferrodfs_transfer::ack::{Ecn, PipelineAck};
 use ferrodfs_transfer::packet::HEART_BEAT_SEQNO;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+/// Acks slower than `dfs.client.slow.io.warning.threshold.ms` this process's writers
+/// have waited for.
+static SLOW_ACKS: AtomicU64 = AtomicU64::new(0);
+
+/// Acks (heartbeats aside) that took longer than `dfs.client.slow.io.warning.threshold.ms`
+/// to arrive, for every writer of this process so far (for tests and benchmarks).
+pub fn slow_acks() -> u64 {
+    SLOW_ACKS.load(Ordering::Relaxed)
+}
+
+/// Acks with an ECN CONGESTED reply this process's writers have received.
+static CONGESTED_ACKS: AtomicU64 = AtomicU64::new(0);
+
+/// Acks with an ECN CONGESTED reply received by every writer of this process so far
+/// (for tests and benchmarks).
+pub fn congested_acks() -> u64 {
+    CONGESTED_ACKS.load(Ordering::Relaxed)
+}
 
 /// What one ack's replies say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +85,7 @@ impl ResponseProcessor {
         nodes: Vec<DatanodeInfoProto>,
         block: String,
         restart_timeout: Duration,
+        slow_threshold: Duration,
     ) -> std::io::Result<ResponseProcessor> {
         let closed = Arc::new(AtomicBool::new(false));
         let reader = stream.try_clone()?;
@@ -73,7 +93,16 @@ impl ResponseProcessor {
             .name(format!("ResponseProcessor for block {block}"))
             .spawn({
                 let closed = closed.clone();
-                move || run(reader, &queues, &nodes, &block, restart_timeout, &closed)
+                move || {
+                    run(
+                        reader,
+                        &queues,
+                        &nodes,
+                        &block,
+                        (restart_timeout, slow_threshold),
+                        &closed,
+                    )
+                }
             })?;
         Ok(ResponseProcessor {
             closed,
@@ -105,12 +134,29 @@ fn run(
     queues: &Queues,
     nodes: &[DatanodeInfoProto],
     block: &str,
-    restart_timeout: Duration,
+    (restart_timeout, slow_threshold): (Duration, Duration),
     closed: &AtomicBool,
 ) {
     loop {
+        let begin = Instant::now();
         let ack = match PipelineAck::read_from(&mut stream) {
-            Ok(ack) => ack,
+            Ok(ack) => {
+                let took = begin.elapsed();
+                if took > slow_threshold && ack.seqno != HEART_BEAT_SEQNO {
+                    SLOW_ACKS.fetch_add(1, Ordering::Relaxed);
+                    let targets: Vec<String> =
+                        nodes.iter().map(crate::datanode::node_name).collect();
+                    tracing::warn!(
+                        "Slow ReadProcessor read fields for block {block} took {}ms \
+                         (threshold={}ms); ack: seqno {}, downstream ack time {}ns, targets: {targets:?}",
+                        took.as_millis(),
+                        slow_threshold.as_millis(),
+                        ack.seqno,
+                        ack.downstream_ack_time_nanos
+                    );
+                }
+                ack
+            }
             Err(e) => {
                 if !closed.load(Ordering::SeqCst) {
                     tracing::warn!(block, error = %e, "reading pipeline ack failed");
@@ -126,8 +172,14 @@ fn run(
         };
         match check_replies(&ack) {
             AckVerdict::Success { congested } => {
+                // Hadoop: a congested ack asks for a back-off; any other ack ends the
+                // congestion and resets the growing back-off.
+                let mut s = queues.lock();
+                s.congested = congested;
                 if congested {
-                    queues.lock().congested = true;
+                    CONGESTED_ACKS.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    s.last_congestion_backoff = Duration::ZERO;
                 }
             }
             AckVerdict::Restarting(i) => {

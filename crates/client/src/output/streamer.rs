@@ -38,10 +38,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// Hadoop's `CONGESTION_BACKOFF_MEAN_TIME_IN_MS`.
-pub const CONGESTION_BACKOFF_MEAN: Duration = Duration::from_millis(5000);
-/// Hadoop's `CONGESTION_BACK_OFF_MAX_TIME_IN_MS`.
-pub const CONGESTION_BACKOFF_MAX: Duration = Duration::from_millis(50_000);
 /// How long the streamer waits at a time outside DATA_STREAMING, and for acks.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -91,7 +87,6 @@ pub struct DataStreamer {
     pub(super) last_acked_before_failure: i64,
     pub(super) recovery_count: u32,
     last_packet_at: Instant,
-    last_congestion_backoff: Duration,
 }
 
 /// What the wait for work produced.
@@ -130,7 +125,6 @@ impl DataStreamer {
             last_acked_before_failure: -1,
             recovery_count: 0,
             last_packet_at: Instant::now(),
-            last_congestion_backoff: Duration::ZERO,
         };
         if let Start::Append(lb) = start {
             let len = lb.b.num_bytes.unwrap_or(0) as i64;
@@ -363,6 +357,7 @@ impl DataStreamer {
             self.nodes.nodes.clone(),
             block_name(block),
             self.ctx.conf.datanode_restart_timeout,
+            self.ctx.conf.slow_io_warning_threshold,
         )?;
         self.responder = Some(responder);
         self.stage = BlockConstructionStage::DataStreaming;
@@ -404,17 +399,26 @@ impl DataStreamer {
     }
 
     /// Hadoop's `backOffIfNecessary`: after an ack signalled congestion, sleep a
-    /// randomised time growing with each consecutive back-off.
+    /// randomised time growing with each consecutive back-off: the first uniform in
+    /// [0, mean), then from min(3·last, mean) spread by |3·last − mean|, capped at
+    /// `dfs.client.congestion.backoff.max.time`; an uncongested ack resets it.
     fn back_off_if_congested(&mut self) {
-        let congested = std::mem::take(&mut self.queues.lock().congested);
-        if !congested {
-            return;
-        }
-        let last = self.last_congestion_backoff;
-        let range = (last * 3).abs_diff(CONGESTION_BACKOFF_MEAN);
-        let base = (last * 3).min(CONGESTION_BACKOFF_MEAN);
-        let t = (base + range.mul_f64(jitter())).min(CONGESTION_BACKOFF_MAX);
-        self.last_congestion_backoff = t;
+        let t = {
+            let mut s = self.queues.lock();
+            if !std::mem::take(&mut s.congested) {
+                return;
+            }
+            let last = s.last_congestion_backoff;
+            let (mean, max) = (
+                self.ctx.conf.congestion_backoff_mean,
+                self.ctx.conf.congestion_backoff_max,
+            );
+            let range = (last * 3).abs_diff(mean);
+            let base = (last * 3).min(mean);
+            let t = (base + range.mul_f64(jitter())).min(max);
+            s.last_congestion_backoff = t;
+            t
+        };
         tracing::info!(file = %self.ctx.src, backoff = ?t, "pipeline congested; backing off");
         thread::sleep(t);
     }

@@ -15,11 +15,13 @@
 
 mod layout;
 mod replica;
+pub mod restart;
 mod volume;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use ferrodfs_conf::{keys, Configuration};
 use ferrodfs_transfer::checksum::{BlockMetadataHeader, DataChecksum};
@@ -452,19 +454,14 @@ impl FsDataset {
             };
             let data_path = rbw.join(block_file_name(id));
             let meta_path = rbw.join(meta_file_name(id, gs));
+            let state = if restart::take_restart_file(&rbw, id) {
+                ReplicaState::Rbw
+            } else {
+                ReplicaState::Rwr
+            };
             match replica::validate_rbw(id, &data_path, &meta_path)? {
                 Some((checksum, len)) => {
-                    self.add_loaded(
-                        st,
-                        vol,
-                        bpid,
-                        rbw.clone(),
-                        id,
-                        gs,
-                        len,
-                        ReplicaState::Rwr,
-                        checksum,
-                    )?;
+                    self.add_loaded(st, vol, bpid, rbw.clone(), id, gs, len, state, checksum)?;
                 }
                 None => {
                     remove_if_exists(&data_path)?;
@@ -819,6 +816,25 @@ impl FsDataset {
             let r = st.get(&key)?;
             ds.open_writer(&key, r)
         })
+    }
+
+    /// Before a shutdown for restart: marks the RBW replica of `block_id` to be
+    /// loaded as RBW again if the node restarts within `budget`
+    /// ([`restart`](self::restart)). Other states are left alone.
+    pub fn save_rbw_for_restart(
+        &self,
+        pool_id: &str,
+        block_id: i64,
+        budget: Duration,
+    ) -> Result<()> {
+        let dir = {
+            let st = lock(&self.inner.state);
+            match st.replicas.get(&(pool_id.to_string(), block_id)) {
+                Some(r) if r.info.state == ReplicaState::Rbw => r.dir.clone(),
+                _ => return Ok(()),
+            }
+        };
+        restart::write_restart_file(&dir, block_id, budget)
     }
 
     /// Pipeline recovery of a replica being written (stage

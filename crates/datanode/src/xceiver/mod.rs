@@ -13,7 +13,11 @@
 //!   transfers), data by `sendfile` with the stored checksums;
 //! * [`checksum_op`]: BLOCK_CHECKSUM (MD5 of the stored CRCs);
 //! * [`transfer`]: TRANSFER_BLOCK and NameNode-ordered replication
-//!   (`DataTransfer`).
+//!   (`DataTransfer`);
+//! * [`oob`]: out-of-band acks (OOB_RESTART to every writer when the node shuts
+//!   down for a restart);
+//! * [`ecn`]: the congestion signal in acks (`dfs.pipeline.ecn`);
+//! * [`slow_peers`]: slow downstream nodes, from the ack times in pipeline acks.
 //!
 //! Differences from Hadoop, on purpose: every node of a pipeline verifies the
 //! packet checksums (Hadoop verifies only on the last node), so corrupt data
@@ -21,10 +25,15 @@
 //! closes the connection without a reply (bad version, failed replica set-up).
 
 pub mod checksum_op;
+pub mod ecn;
+pub mod oob;
+mod peer_input;
 pub mod receiver;
 pub mod responder;
 pub mod sender;
 pub mod server;
+pub(crate) mod slow_disk;
+pub mod slow_peers;
 pub mod transfer;
 
 use std::io::Write;
@@ -68,7 +77,7 @@ pub const WRITE_TIMEOUT_EXTENSION: Duration = Duration::from_secs(5);
 pub const READ_PACKET_DATA_SIZE: usize = 64 * 1024;
 
 /// Settings of the data-transfer server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct XceiverConfig {
     /// Read timeout on transfer sockets (`dfs.client.socket-timeout`).
     pub socket_timeout: Duration,
@@ -85,6 +94,11 @@ pub struct XceiverConfig {
     /// Verify stored checksums while serving READ_BLOCK (Hadoop leaves this
     /// to the client); a mismatch fails the read and is logged.
     pub verify_on_read: bool,
+    /// The congestion signal in acks (`dfs.pipeline.ecn`).
+    pub ecn: ecn::EcnConfig,
+    /// `dfs.datanode.slow.io.warning.threshold.ms`: a mirror slower than this to ack a
+    /// packet is logged and counted as a slow peer.
+    pub slow_io_threshold: Duration,
 }
 
 impl Default for XceiverConfig {
@@ -96,6 +110,8 @@ impl Default for XceiverConfig {
             max_transfer_threads: DFS_DATANODE_MAX_TRANSFER_THREADS_DEFAULT,
             transfer_to: true,
             verify_on_read: false,
+            ecn: ecn::EcnConfig::default(),
+            slow_io_threshold: slow_peers::DFS_DATANODE_SLOW_IO_WARNING_THRESHOLD_DEFAULT,
         }
     }
 }
@@ -116,6 +132,12 @@ impl XceiverConfig {
             )? as usize,
             transfer_to: conf.get_bool(DFS_DATANODE_TRANSFERTO_ALLOWED_KEY, d.transfer_to)?,
             verify_on_read: d.verify_on_read,
+            ecn: ecn::EcnConfig::from_conf(conf)?,
+            slow_io_threshold: conf.get_duration_in(
+                slow_peers::DFS_DATANODE_SLOW_IO_WARNING_THRESHOLD_KEY,
+                d.slow_io_threshold,
+                ferrodfs_conf::TimeUnit::Milliseconds,
+            )?,
         })
     }
 }
@@ -128,6 +150,16 @@ pub(crate) struct Ctx {
     /// This node's transfer address as peers should dial it.
     pub(crate) xfer_addr: SocketAddr,
     pub(crate) conns: server::Connections,
+    /// Client writes being served (for OOB acks).
+    pub(crate) writers: oob::Writers,
+    /// This node's congestion signal.
+    pub(crate) ecn: ecn::Ecn,
+    /// Downstream nodes found slow from the pipeline acks.
+    pub(crate) slow_peers: slow_peers::SlowPeers,
+    /// A write bandwidth limit for tests and benchmarks (off by default).
+    pub(crate) slow_disk: slow_disk::SlowDisk,
+    /// Set when the node shuts down for a restart: replicas being written stay RBW.
+    pub(crate) restarting: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx {

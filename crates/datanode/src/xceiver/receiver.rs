@@ -22,15 +22,15 @@
 use std::io::{BufReader, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use ferrodfs_proto::hdfs::op_write_block_proto::BlockConstructionStage as Stage;
-use ferrodfs_proto::hdfs::{BlockOpResponseProto, OpWriteBlockProto, PacketHeaderProto, Status};
-use ferrodfs_proto::Message;
+use ferrodfs_proto::hdfs::{BlockOpResponseProto, OpWriteBlockProto, Status};
 use ferrodfs_transfer::checksum::DataChecksum;
 use ferrodfs_transfer::op::{read_delimited, write_delimited, write_op, Op};
-use ferrodfs_transfer::packet::{PacketHeader, MAX_PACKET_SIZE, PKT_LENGTHS_LEN};
+use ferrodfs_transfer::packet::{PacketDecoder, PacketHeader, PacketRules, SeqnoOrder};
 
+use super::oob::{UpstreamAcks, WriterEntry};
 use super::responder::{self, MirrorIn, Pending};
 use super::server::{Input, Next, INPUT_BUFFER_SIZE};
 use super::{
@@ -41,95 +41,32 @@ use crate::events::BlockEvent;
 use crate::storage::{ExtendedBlock, ReplicaInfo, ReplicaState, ReplicaWriter};
 use crate::{Error, Result};
 
-/// A packet read whole (lengths, header, checksums, data) into one reused
-/// buffer, so it can be forwarded to the mirror as it came.
-#[derive(Debug, Default)]
-pub(crate) struct RawPacket {
-    buf: Vec<u8>,
-    len: usize,
-    header_end: usize,
-    sums_end: usize,
-    /// The decoded header.
-    pub header: PacketHeader,
+/// The packet decoder of one WRITE_BLOCK: every packet read whole (lengths,
+/// header, checksums, data) into one reused buffer, so it can be forwarded to
+/// the mirror as it came, after `ferrodfs_transfer`'s checks (lengths, header,
+/// checksum bytes for the data at the requested `bytesPerChecksum`, seqnos
+/// increasing).
+pub(crate) fn packet_decoder(requested: &DataChecksum) -> PacketDecoder {
+    PacketDecoder::new(PacketRules::new(Some(*requested), SeqnoOrder::Increasing))
 }
 
-impl RawPacket {
-    /// Reads the next packet, checking every length before trusting it.
-    pub(crate) fn read(&mut self, r: &mut impl Read) -> Result<()> {
-        let mut lengths = [0u8; PKT_LENGTHS_LEN];
-        read_full(r, &mut lengths, "read packet")?;
-        let payload_len = i32::from_be_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]);
-        let header_len = usize::from(u16::from_be_bytes([lengths[4], lengths[5]]));
-        if payload_len < 4 {
-            return Err(Error::Protocol {
-                what: "packet",
-                source: ferrodfs_transfer::Error::BadPacket("payload length below 4"),
-            });
-        }
-        let body_len = payload_len as usize - 4;
-        let total = PKT_LENGTHS_LEN + header_len + body_len;
-        if total > MAX_PACKET_SIZE {
-            return Err(Error::Protocol {
-                what: "packet",
-                source: ferrodfs_transfer::Error::TooLong {
-                    what: "packet",
-                    len: total as u64,
-                    max: MAX_PACKET_SIZE as u64,
-                },
-            });
-        }
-        if self.buf.len() < total {
-            self.buf.resize(total, 0);
-        }
-        self.buf[..PKT_LENGTHS_LEN].copy_from_slice(&lengths);
-        read_full(r, &mut self.buf[PKT_LENGTHS_LEN..total], "read packet")?;
-        self.len = total;
-        self.header_end = PKT_LENGTHS_LEN + header_len;
-        let proto = PacketHeaderProto::decode(&self.buf[PKT_LENGTHS_LEN..self.header_end])
-            .map_err(|source| Error::Protocol {
-                what: "packet header",
-                source: ferrodfs_transfer::Error::Decode {
-                    what: "packet header",
-                    source,
-                },
-            })?;
-        let header = PacketHeader::from_proto(&proto);
-        if header.data_len < 0 || header.data_len as usize > body_len || header.offset_in_block < 0
-        {
-            return Err(Error::Protocol {
-                what: "packet",
-                source: ferrodfs_transfer::Error::BadPacket(
-                    "negative offset or data length beyond the payload",
-                ),
-            });
-        }
-        self.sums_end = total - header.data_len as usize;
-        self.header = header;
-        Ok(())
-    }
-
-    /// The packet as it came off the wire.
-    pub(crate) fn raw(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// Its checksums.
-    pub(crate) fn checksums(&self) -> &[u8] {
-        &self.buf[self.header_end..self.sums_end]
-    }
-
-    /// Its data.
-    pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[self.sums_end..self.len]
-    }
+/// Reads the next packet from a connection: the whole packet within the
+/// socket timeout (`dfs.client.socket-timeout`; a client with nothing to send
+/// heartbeats at half of it).
+fn next_packet(ctx: &Ctx, pkt: &mut PacketDecoder, input: &mut Input) -> Result<PacketHeader> {
+    input
+        .get_mut()
+        .start(ctx.conf.socket_timeout)
+        .map_err(net_err("set read timeout", ""))?;
+    read_packet(pkt, input)
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8], op: &'static str) -> Result<()> {
-    r.read_exact(buf).map_err(|source| Error::Net {
-        op,
-        peer: String::new(),
-        source,
-    })
+/// Reads the next packet into `pkt`.
+pub(crate) fn read_packet(pkt: &mut PacketDecoder, input: &mut impl Read) -> Result<PacketHeader> {
+    match pkt.read(input) {
+        Ok(h) => Ok(*h),
+        Err(e) => Err(proto_err("read packet")(e)),
+    }
 }
 
 /// Splits `data` at `offset` into pieces ending at chunk boundaries of the
@@ -429,7 +366,7 @@ pub(crate) fn write_block(
                 block = req.block.block_id,
                 "copy of a replica already held; dropping its packets"
             );
-            drain_packets(input)?;
+            drain_packets(ctx, input, &req.requested)?;
             if req.is_transfer {
                 write_response(out, Status::Success, String::new())?;
             }
@@ -463,11 +400,10 @@ pub(crate) fn write_block(
 }
 
 /// Reads and drops packets up to the one marked last in the block.
-fn drain_packets(input: &mut Input) -> Result<()> {
-    let mut pkt = RawPacket::default();
+fn drain_packets(ctx: &Ctx, input: &mut Input, requested: &DataChecksum) -> Result<()> {
+    let mut pkt = packet_decoder(requested);
     loop {
-        pkt.read(input)?;
-        if pkt.header.last_packet_in_block {
+        if next_packet(ctx, &mut pkt, input)?.last_packet_in_block {
             return Ok(());
         }
     }
@@ -505,12 +441,12 @@ fn received(ctx: &Ctx, pool_id: &str, info: &ReplicaInfo) {
 
 /// Writes one packet's data (translating checksums if the replica's type
 /// differs from the requested one).
-fn store(writer: &mut ReplicaWriter, requested: &DataChecksum, pkt: &RawPacket) -> Result<()> {
+fn store(writer: &mut ReplicaWriter, requested: &DataChecksum, pkt: &PacketDecoder) -> Result<()> {
     let data = pkt.data();
     if data.is_empty() {
         return Ok(());
     }
-    let offset = pkt.header.offset_in_block as u64;
+    let offset = pkt.header().offset_in_block as u64;
     let disk = writer.checksum();
     let block_id = writer.block_id();
     let fix = |e: Error| match e {
@@ -530,7 +466,7 @@ fn store(writer: &mut ReplicaWriter, requested: &DataChecksum, pkt: &RawPacket) 
 
 /// Forwards a packet unless the mirror already failed; a failed write marks
 /// the mirror bad (the responder then acks it as ERROR).
-fn forward(mirror: Option<&Mirror>, failed: &AtomicBool, pkt: &RawPacket) {
+fn forward(mirror: Option<&Mirror>, failed: &AtomicBool, pkt: &PacketDecoder) {
     if let Some(m) = mirror {
         if failed.load(Ordering::SeqCst) {
             return;
@@ -552,34 +488,75 @@ fn receive_with_acks(
     mirror: Option<&Mirror>,
 ) -> Result<Next> {
     let mirror_failed = AtomicBool::new(false);
-    let mirror_in = match mirror {
-        Some(m) => Some(MirrorIn {
-            input: BufReader::with_capacity(
-                INPUT_BUFFER_SIZE,
-                m.stream
-                    .try_clone()
-                    .map_err(net_err("clone mirror socket", &m.addr))?,
-            ),
-            error: &mirror_failed,
-            addr: &m.addr,
-        }),
+    let acks = Arc::new(UpstreamAcks::new(
+        upstream
+            .try_clone()
+            .map_err(net_err("clone upstream socket", ""))?,
+    ));
+    let _registered = ctx.writers.register(WriterEntry {
+        pool_id: req.block.pool_id.clone(),
+        block_id: req.block.block_id,
+        acks: Arc::clone(&acks),
+    });
+    let mirror_input = match mirror {
+        Some(m) => Some(BufReader::with_capacity(
+            INPUT_BUFFER_SIZE,
+            m.stream
+                .try_clone()
+                .map_err(net_err("clone mirror socket", &m.addr))?,
+        )),
         None => None,
     };
     let (tx, rx) = mpsc::channel::<Pending>();
     let acker = writer.ack_handle();
     let block_id = req.block.block_id;
+    let ecn = || ctx.ecn.signal();
     std::thread::scope(|s| {
+        let mirror_in = match (mirror, mirror_input) {
+            (Some(m), Some(input)) => {
+                let (mtx, mrx) = mpsc::channel();
+                let up = &*acks;
+                std::thread::Builder::new()
+                    .name(format!("MirrorAcks-{block_id}"))
+                    .spawn_scoped(s, move || responder::read_mirror_acks(input, up, mtx))
+                    .map_err(net_err("spawn mirror ack reader", ""))?;
+                Some(MirrorIn {
+                    acks: mrx,
+                    stream: &m.stream,
+                    error: &mirror_failed,
+                    addr: &m.addr,
+                })
+            }
+            _ => None,
+        };
+        let up = &*acks;
+        let ecn = &ecn;
         let responder = std::thread::Builder::new()
             .name(format!("PacketResponder-{block_id}"))
             .spawn_scoped(s, move || {
-                responder::run(rx, upstream, mirror_in, Some(acker))
+                responder::run(
+                    rx,
+                    up,
+                    upstream,
+                    mirror_in,
+                    Some(acker),
+                    ecn,
+                    &ctx.slow_peers,
+                )
             })
             .map_err(net_err("spawn PacketResponder", ""))?;
         let r = receive_loop(ctx, req, input, writer, mirror, &mirror_failed, Some(&tx));
         // The responder acks what is queued (reading the mirror's acks for
-        // them, bounded by the read timeout), then ends.
+        // them, bounded by the read timeout), then ends; the mirror's ack
+        // reader ends when its socket is shut.
         drop(tx);
         let _ = responder.join();
+        if let Some(m) = mirror {
+            let _ = m.stream.shutdown(Shutdown::Both);
+        }
+        if r.is_err() && acks.oob_sent() {
+            tracing::info!(block = block_id, "shutting down for restart; replica kept");
+        }
         r.map(|_| Next::KeepOpen)
     })
 }
@@ -629,15 +606,14 @@ fn receive_loop(
     queue: Option<&mpsc::Sender<Pending>>,
 ) -> Result<Option<ReplicaInfo>> {
     let mut writer = Some(writer);
-    let mut pkt = RawPacket::default();
+    let mut pkt = packet_decoder(&req.requested);
     let enqueue = |p: Pending| {
         if let Some(q) = queue {
             let _ = q.send(p);
         }
     };
     loop {
-        pkt.read(input)?;
-        let h = pkt.header;
+        let h = next_packet(ctx, &mut pkt, input)?;
         let Some(w) = writer.as_mut() else {
             return Err(Error::InvalidRequest {
                 what: "packet after the last packet",
@@ -652,6 +628,8 @@ fn receive_loop(
         }
         forward(mirror, mirror_failed, &pkt);
         let end = h.offset_in_block as u64 + pkt.data().len() as u64;
+        let in_progress = ctx.ecn.write_started();
+        ctx.slow_disk.write(pkt.data().len());
         if let Err(e) = store(w, &req.requested, &pkt) {
             if let Error::PacketChecksum { offset, .. } = e {
                 tracing::warn!(
@@ -662,6 +640,7 @@ fn receive_loop(
                 );
                 enqueue(Pending {
                     seqno: h.seqno,
+                    queued: std::time::Instant::now(),
                     last: h.last_packet_in_block,
                     end,
                     status: Status::ErrorChecksum,
@@ -672,6 +651,7 @@ fn receive_loop(
         if h.sync_block {
             w.sync()?;
         }
+        drop(in_progress);
         if h.last_packet_in_block {
             let Some(w) = writer.take() else {
                 continue;
@@ -687,6 +667,7 @@ fn receive_loop(
             }
             enqueue(Pending {
                 seqno: h.seqno,
+                queued: std::time::Instant::now(),
                 last: true,
                 end,
                 status: Status::Success,
@@ -695,6 +676,7 @@ fn receive_loop(
         }
         enqueue(Pending {
             seqno: h.seqno,
+            queued: std::time::Instant::now(),
             last: false,
             end,
             status: Status::Success,
@@ -709,7 +691,7 @@ mod tests {
     use ferrodfs_transfer::packet::write_packet;
 
     #[test]
-    fn raw_packet_round_trip_and_limits() {
+    fn packets_are_read_whole_and_checked() {
         let data = vec![9u8; 1500];
         let sum = DataChecksum::new(ChecksumType::Crc32c, 512).unwrap();
         let sums = sum.compute(&data);
@@ -722,20 +704,39 @@ mod tests {
         };
         let mut wire = Vec::new();
         write_packet(&mut wire, &header, &sums, &data).unwrap();
-        let mut p = RawPacket::default();
-        p.read(&mut &wire[..]).unwrap();
-        assert_eq!(p.header, header);
+        let mut p = packet_decoder(&sum);
+        assert_eq!(read_packet(&mut p, &mut &wire[..]).unwrap(), header);
         assert_eq!(p.raw(), &wire[..]);
         assert_eq!(p.checksums(), &sums[..]);
         assert_eq!(p.data(), &data[..]);
 
-        // Truncated, oversized, lying lengths: errors, never panics.
-        assert!(p.read(&mut &wire[..wire.len() - 1]).is_err());
-        assert!(p.read(&mut &[0x7fu8, 0xff, 0xff, 0xff, 0, 0][..]).is_err());
-        assert!(p.read(&mut &[0u8, 0, 0, 1, 0, 0][..]).is_err());
+        // Truncated, oversized, lying lengths, a replayed seqno: errors, never
+        // panics.
+        let mut p = packet_decoder(&sum);
+        assert!(read_packet(&mut p, &mut &wire[..wire.len() - 1]).is_err());
+        assert!(read_packet(&mut p, &mut &[0x7fu8, 0xff, 0xff, 0xff, 0, 0][..]).is_err());
+        assert!(read_packet(&mut p, &mut &[0u8, 0, 0, 1, 0, 0][..]).is_err());
         let mut lying = wire.clone();
         lying[3] = 10; // payload shorter than data_len
-        assert!(p.read(&mut &lying[..]).is_err());
+        assert!(read_packet(&mut p, &mut &lying[..]).is_err());
+        let mut p = packet_decoder(&sum);
+        read_packet(&mut p, &mut &wire[..]).unwrap();
+        assert!(matches!(
+            read_packet(&mut p, &mut &wire[..]),
+            Err(Error::Protocol {
+                source: ferrodfs_transfer::Error::PacketOutOfOrder { last: 3, seqno: 3 },
+                ..
+            })
+        ));
+        // Checksums for 512-byte chunks, but the op asked for 1024.
+        let mut p = packet_decoder(&DataChecksum::new(ChecksumType::Crc32c, 1024).unwrap());
+        assert!(matches!(
+            read_packet(&mut p, &mut &wire[..]),
+            Err(Error::Protocol {
+                source: ferrodfs_transfer::Error::ChecksumLength { .. },
+                ..
+            })
+        ));
     }
 
     #[test]

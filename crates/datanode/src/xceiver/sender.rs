@@ -296,6 +296,9 @@ pub(crate) fn read_block(
         "READ_BLOCK done"
     );
     // The client's verdict; Go sends none and closes.
+    if input.get_mut().start(ctx.conf.socket_timeout).is_err() {
+        return Ok(Next::Close);
+    }
     match read_delimited::<ClientReadStatusProto>(input, "ClientReadStatusProto") {
         Ok(s) => {
             let status = Status::try_from(s.status).unwrap_or(Status::Error);

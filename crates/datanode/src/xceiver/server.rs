@@ -1,10 +1,19 @@
 //! `DataXceiverServer`: the accept loop on the transfer port, and
 //! `DataXceiver`: one named thread per connection reading ops in a loop
 //! (clients reuse connections) until EOF, the keep-alive timeout, or an error.
+//!
+//! Each connection holds one of `dfs.datanode.max.transfer.threads` slots
+//! ([`XceiverSlot`]) from accept until its thread ends — also when the thread
+//! panics: the slot is a guard, and the panic is caught at the thread
+//! boundary and logged. With every slot taken a new connection gets
+//! `{ERROR, "Xceiver count N exceeds the limit of concurrent xceivers: M"}`
+//! (Hadoop's message; Hadoop closes without a reply) and is closed, so the
+//! client moves to another DataNode instead of waiting.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -12,17 +21,16 @@ use std::thread::JoinHandle;
 use ferrodfs_proto::hdfs::Status;
 use ferrodfs_transfer::op::{read_op_header, Op};
 
+pub(crate) use super::peer_input::{Input, PeerInput, INPUT_BUFFER_SIZE};
 use super::{checksum_op, receiver, send_error, sender, transfer, Ctx, XceiverConfig};
 use crate::events::BlockEventListener;
 use crate::storage::FsDataset;
 use crate::{Error, Result};
 
-/// Bytes buffered ahead when reading a connection: small, so that packet
-/// bodies (64 KiB) bypass the buffer and land straight in the packet buffer.
-pub(crate) const INPUT_BUFFER_SIZE: usize = 8 * 1024;
-
-/// The buffered read half of a connection.
-pub(crate) type Input = BufReader<TcpStream>;
+/// Most bytes read (and dropped) from a refused connection before it is closed,
+/// so that the close sends FIN rather than a reset that could discard the
+/// error reply at the peer.
+const REFUSED_DRAIN_LEN: usize = 64 * 1024;
 
 /// What a connection does after an op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +62,54 @@ struct ConnState {
 #[derive(Default)]
 pub(crate) struct Connections {
     state: Mutex<ConnState>,
-    xceivers: AtomicUsize,
+    xceivers: Arc<AtomicUsize>,
+}
+
+/// One slot of `dfs.datanode.max.transfer.threads`, held by a connection's
+/// thread and given back when dropped — by a normal end or by unwinding.
+#[derive(Debug)]
+pub(crate) struct XceiverSlot {
+    count: Arc<AtomicUsize>,
+}
+
+impl XceiverSlot {
+    /// Takes a slot if fewer than `max` are taken; otherwise `Err(taken)`.
+    pub(crate) fn try_acquire(count: &Arc<AtomicUsize>, max: usize) -> Result<XceiverSlot, usize> {
+        let mut taken = count.load(Ordering::SeqCst);
+        loop {
+            if taken >= max {
+                return Err(taken);
+            }
+            match count.compare_exchange(taken, taken + 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    return Ok(XceiverSlot {
+                        count: count.clone(),
+                    })
+                }
+                Err(now) => taken = now,
+            }
+        }
+    }
+}
+
+impl Drop for XceiverSlot {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs one xceiver's work holding `slot`; a panic in it is caught and logged
+/// here, at the thread boundary, and the slot is released either way.
+pub(crate) fn run_xceiver(slot: XceiverSlot, peer: &str, work: impl FnOnce()) {
+    let _slot = slot;
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(work)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(peer, panic = %what, "DataXceiver panicked; connection closed");
+    }
 }
 
 /// Removes its socket from [`Connections`] when dropped.
@@ -91,6 +146,12 @@ impl Connections {
 
     fn stopping(&self) -> bool {
         self.lock().stopping
+    }
+
+    /// Refuses new connections (the acceptor ends at the next one) but leaves the
+    /// open ones alone: the first step of a shutdown for restart.
+    pub(crate) fn stop_accepting(&self) {
+        self.lock().stopping = true;
     }
 
     /// Number of connection threads running.
@@ -137,10 +198,15 @@ impl DataXceiverServer {
         }
         let ctx = Arc::new(Ctx {
             ds,
-            conf,
             events,
             xfer_addr: addr,
+            ecn: super::ecn::Ecn::new(conf.ecn),
             conns: Connections::default(),
+            writers: super::oob::Writers::default(),
+            slow_disk: super::slow_disk::SlowDisk::default(),
+            slow_peers: super::slow_peers::SlowPeers::new(conf.slow_io_threshold),
+            conf,
+            restarting: std::sync::atomic::AtomicBool::new(false),
         });
         let c = ctx.clone();
         let acceptor = spawn_named(format!("DataXceiverServer-{}", addr.port()), move || {
@@ -223,23 +289,21 @@ fn accept_loop(ctx: &Arc<Ctx>, listener: TcpListener) {
                 continue;
             }
         };
-        let count = ctx.conns.xceivers.fetch_add(1, Ordering::SeqCst);
-        if count >= ctx.conf.max_transfer_threads {
-            ctx.conns.xceivers.fetch_sub(1, Ordering::SeqCst);
-            tracing::warn!(
-                limit = ctx.conf.max_transfer_threads,
-                "xceiver count exceeds the limit, connection refused"
-            );
-            continue;
-        }
+        let slot =
+            match XceiverSlot::try_acquire(&ctx.conns.xceivers, ctx.conf.max_transfer_threads) {
+                Ok(slot) => slot,
+                Err(count) => {
+                    refuse(ctx, stream, count);
+                    continue;
+                }
+            };
         let peer = stream
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
         let c = ctx.clone();
         let spawned = spawn_named(format!("DataXceiver-{peer}"), move || {
-            serve(&c, stream, &peer);
-            c.conns.xceivers.fetch_sub(1, Ordering::SeqCst);
+            run_xceiver(slot, &peer, || serve(&c, stream, &peer));
         });
         match spawned {
             Ok(h) => {
@@ -248,9 +312,36 @@ fn accept_loop(ctx: &Arc<Ctx>, listener: TcpListener) {
                 st.threads.push(h);
             }
             Err(e) => {
-                ctx.conns.xceivers.fetch_sub(1, Ordering::SeqCst);
+                // The closure (and the slot in it) was dropped.
                 tracing::warn!(error = %e, "cannot spawn a DataXceiver thread");
             }
+        }
+    }
+}
+
+/// Turns a connection away when every xceiver slot is taken: an error reply
+/// (Hadoop's message), then close. Runs on the accept thread, so nothing here
+/// may block: the socket is non-blocking, the reply fits any send buffer, and
+/// what the peer already sent (its op) is read and dropped.
+fn refuse(ctx: &Ctx, stream: TcpStream, count: usize) {
+    let limit = ctx.conf.max_transfer_threads;
+    let msg = format!("Xceiver count {count} exceeds the limit of concurrent xceivers: {limit}");
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::warn!(peer, "{}:DataXceiverServer: {msg}", ctx.xfer_addr);
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let _ = send_error(&mut &stream, Status::Error, msg);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < REFUSED_DRAIN_LEN {
+        match (&stream).read(&mut sink) {
+            Ok(n) if n > 0 => drained += n,
+            _ => break,
         }
     }
 }
@@ -271,15 +362,20 @@ fn serve(ctx: &Ctx, stream: TcpStream, peer: &str) {
             return;
         }
     };
-    let mut input = BufReader::with_capacity(INPUT_BUFFER_SIZE, read_half);
+    let mut input = PeerInput::buffered(read_half);
     let mut ops = 0u64;
     loop {
+        // The first op's header must arrive within the socket timeout, later
+        // ones' within the keep-alive; the whole request (header and proto)
+        // within the socket timeout of the connection going idle. A peer
+        // dribbling its request is cut there, however it paces the bytes.
+        let idle_since = std::time::Instant::now();
         let idle = if ops == 0 {
             ctx.conf.socket_timeout
         } else {
             ctx.conf.keepalive_timeout
         };
-        if stream.set_read_timeout(Some(idle)).is_err() {
+        if input.get_mut().start(idle).is_err() {
             break;
         }
         let op = match read_op_header(&mut input) {
@@ -303,10 +399,8 @@ fn serve(ctx: &Ctx, stream: TcpStream, peer: &str) {
                 break;
             }
         };
-        if stream
-            .set_read_timeout(Some(ctx.conf.socket_timeout))
-            .is_err()
-        {
+        let request_deadline = idle_since + ctx.conf.socket_timeout.max(idle);
+        if input.get_mut().until(request_deadline).is_err() {
             break;
         }
         ops += 1;
@@ -333,4 +427,24 @@ fn serve(ctx: &Ctx, stream: TcpStream, peer: &str) {
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_bounded_and_released_by_a_panicking_xceiver() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let a = XceiverSlot::try_acquire(&count, 2).unwrap();
+        let b = XceiverSlot::try_acquire(&count, 2).unwrap();
+        assert_eq!(XceiverSlot::try_acquire(&count, 2).unwrap_err(), 2);
+        drop(a);
+        let t = std::thread::spawn(move || run_xceiver(b, "test", || panic!("boom")));
+        // The panic was caught at the boundary: the thread ends normally.
+        t.join().unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        let _c = XceiverSlot::try_acquire(&count, 2).unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
 }

@@ -3,7 +3,10 @@
 //! Integers are fixed-width little-endian; byte strings and UTF-8 strings are a `u32`
 //! length then the bytes; `Option<T>` is a `u8` tag (0 = none, 1 = some) then `T`; lists
 //! are a `u32` count then the items. Decoding never panics: running out of bytes or an
-//! impossible value is a [`DecodeError`].
+//! impossible value is a [`DecodeError`]. No length or count read from the bytes
+//! reserves memory before the bytes it covers are known to be there: a string's
+//! length is checked against what remains, a list's count against what remains
+//! divided by the item size.
 
 /// Why a field could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,15 +71,26 @@ impl Writer {
 #[derive(Debug)]
 pub struct Reader<'a> {
     buf: &'a [u8],
+    /// Length of the slice the reader started with.
+    total: usize,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf }
+        Reader {
+            buf,
+            total: buf.len(),
+        }
     }
 
     pub fn remaining(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Bytes consumed so far: where the next field starts (after a failed read,
+    /// where the failing field starts).
+    pub fn position(&self) -> usize {
+        self.total - self.buf.len()
     }
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
@@ -228,6 +242,7 @@ mod tests {
         assert_eq!(r.opt_str(), Ok(Some("x".to_owned())));
         assert_eq!(r.u64s(), Ok(vec![1, 2, 3]));
         assert_eq!(r.remaining(), 0);
+        assert_eq!(r.position(), w.buf.len());
         assert_eq!(r.u8(), Err(DecodeError::Truncated));
     }
 

@@ -271,11 +271,11 @@ pub fn load_edits(dir: &NameDir, after_txid: u64) -> Result<Vec<(u64, EditOp)>> 
             }
         }
         let mut seg_last = first.saturating_sub(1);
-        for (txid, op) in scan.ops {
+        for ((txid, op), offset) in scan.ops.into_iter().zip(scan.offsets) {
             if txid != seg_last + 1 && !(seg_last < first && txid == first) {
                 return Err(Error::Corrupt {
                     file: path.clone(),
-                    offset: 0,
+                    offset,
                     reason: "txids out of sequence",
                 });
             }
@@ -286,7 +286,7 @@ pub fn load_edits(dir: &NameDir, after_txid: u64) -> Result<Vec<(u64, EditOp)>> 
             if txid != expected {
                 return Err(Error::Corrupt {
                     file: path.clone(),
-                    offset: 0,
+                    offset,
                     reason: "gap in edit log txids",
                 });
             }
@@ -299,7 +299,7 @@ pub fn load_edits(dir: &NameDir, after_txid: u64) -> Result<Vec<(u64, EditOp)>> 
         } else if last != Some(seg_last) {
             return Err(Error::Corrupt {
                 file: path,
-                offset: 0,
+                offset: scan.valid_len,
                 reason: "finalized segment does not end at its named txid",
             });
         }

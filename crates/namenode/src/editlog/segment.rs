@@ -12,7 +12,10 @@
 //! Reading stops at the first record that is incomplete or fails its checksum. If no valid
 //! record follows it anywhere in the file, it is a torn tail (a write that never returned)
 //! and the segment is cut there; if a valid record follows, the log is corrupt in the
-//! middle and loading fails ([`Error::Corrupt`]) rather than silently dropping edits.
+//! middle and loading fails ([`Error::Corrupt`], with the file and the record's offset)
+//! rather than silently dropping edits. A record's length is checked against
+//! [`MAX_RECORD_LEN`] and the bytes left in the file before its payload is looked at;
+//! the payload's own lengths and counts against the payload (see `codec`).
 
 use std::fs::File;
 use std::io::Read;
@@ -113,6 +116,8 @@ fn any_valid_record(data: &[u8]) -> bool {
 pub struct SegmentScan {
     /// Records in file order.
     pub ops: Vec<(u64, EditOp)>,
+    /// Where each record of `ops` starts in the file.
+    pub offsets: Vec<u64>,
     /// Bytes of the file that hold the header and whole valid records.
     pub valid_len: u64,
     /// True if bytes after `valid_len` were a torn record (to be truncated).
@@ -136,6 +141,7 @@ pub fn read_segment(path: &Path, allow_torn: bool) -> Result<SegmentScan> {
         return if allow_torn && (data.iter().all(|&b| b == 0) || header().starts_with(&data)) {
             Ok(SegmentScan {
                 ops: Vec::new(),
+                offsets: Vec::new(),
                 valid_len: 0,
                 torn: !data.is_empty(),
             })
@@ -148,11 +154,13 @@ pub fn read_segment(path: &Path, allow_torn: bool) -> Result<SegmentScan> {
     }
     let mut pos = SEGMENT_HEADER_LEN;
     let mut ops = Vec::new();
+    let mut offsets = Vec::new();
     let mut torn = false;
     while pos < data.len() {
         match parse_record(&data[pos..]) {
             Ok((txid, op, used)) => {
                 ops.push((txid, op));
+                offsets.push(pos as u64);
                 pos += used;
             }
             Err(FrameError::Undecodable(why)) => return Err(corrupt(pos, why)),
@@ -167,6 +175,7 @@ pub fn read_segment(path: &Path, allow_torn: bool) -> Result<SegmentScan> {
     }
     Ok(SegmentScan {
         ops,
+        offsets,
         valid_len: pos as u64,
         torn,
     })
@@ -242,6 +251,41 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         let scan = read_segment(&p, true).unwrap();
         assert_eq!(scan.ops.len(), 3);
+    }
+
+    #[test]
+    fn every_damaged_finalized_segment_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("seg");
+        write_segment(&p, 3);
+        let full = std::fs::read(&p).unwrap();
+        let check = |data: &[u8], case: &str| {
+            std::fs::write(&p, data).unwrap();
+            match read_segment(&p, false) {
+                Ok(scan) => assert!(scan.valid_len as usize <= data.len(), "{case}"),
+                Err(Error::Corrupt { file, offset, .. }) => {
+                    assert_eq!(file, p, "{case}");
+                    assert!(offset as usize <= data.len(), "{case}: offset {offset}");
+                }
+                Err(e) => panic!("{case}: {e:?}"),
+            }
+        };
+        for cut in 0..full.len() {
+            check(&full[..cut], &format!("cut at {cut}"));
+        }
+        for at in 0..full.len() {
+            let mut d = full.clone();
+            d[at] ^= 0xff;
+            check(&d, &format!("flip at {at}"));
+        }
+        // A record claiming 4 GiB in a small file.
+        let mut d = full.clone();
+        d[SEGMENT_HEADER_LEN..SEGMENT_HEADER_LEN + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(&p, &d).unwrap();
+        assert!(matches!(
+            read_segment(&p, false),
+            Err(Error::Corrupt { offset, .. }) if offset as usize == SEGMENT_HEADER_LEN
+        ));
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub struct FsNamesystem {
     pub(crate) expected_locs: HashMap<BlockId, Vec<u32>>,
     /// Blocks under recovery: the recovery id and the primary DataNode asked to run it.
     pub(crate) recovery_ids: HashMap<BlockId, BlockRecovery>,
+    /// DataNodes already chosen as primary of a block's recovery, latest last (Hadoop's
+    /// `ReplicaUnderConstruction.chosenAsPrimary`): a retry picks another. Kept after
+    /// the recovery (what `recovery_primaries` reports); TODO: drop with the block.
+    pub(crate) recovery_primaries: HashMap<BlockId, Vec<u32>>,
     pub(crate) safe_mode: SafeMode,
     /// Edits applied but not yet handed to the edit log.
     pending: Vec<EditOp>,
@@ -124,6 +128,7 @@ impl FsNamesystem {
             gen_stamp: FIRST_GENERATION_STAMP - 1,
             expected_locs: HashMap::new(),
             recovery_ids: HashMap::new(),
+            recovery_primaries: HashMap::new(),
             safe_mode: SafeMode::default(),
             pending: Vec::new(),
         }

@@ -9,7 +9,7 @@ use crate::datanodes::DatanodeCommand;
 use crate::editlog::EditOp;
 use crate::error::{Error, Result};
 use crate::lease::NAMENODE_LEASE_HOLDER;
-use crate::namespace::{Access, Caller};
+use crate::namespace::{Access, BlockId, Caller};
 
 impl FsNamesystem {
     /// renewLease: always succeeds (a client without open files has no lease).
@@ -33,7 +33,12 @@ impl FsNamesystem {
         }
         self.check_inode(caller, ix, Access::WRITE)?;
         if self.recovery_in_progress(ix) {
-            return Ok(false);
+            if self.recovery_primary_alive(ix) {
+                return Ok(false);
+            }
+            // The primary died before commitBlockSynchronization: start again with
+            // another one (a new recovery id supersedes the old one on the replicas).
+            return self.internal_release_lease(ix);
         }
         self.recover_lease_internal(caller, ix, path, true)
     }
@@ -124,10 +129,7 @@ impl FsNamesystem {
                     b.state = BlockState::UnderRecovery;
                 }
                 self.expected_locs.insert(last, live.clone());
-                let primary = live
-                    .iter()
-                    .filter_map(|&s| self.dns.node_of_storage(s))
-                    .max_by_key(|&n| self.dns.node(n).map(|d| d.last_heartbeat));
+                let primary = self.choose_recovery_primary(last, &live);
                 self.recovery_ids.insert(
                     last,
                     BlockRecovery {
@@ -161,6 +163,58 @@ impl FsNamesystem {
         }
     }
 
+    /// The primary of a block recovery (Hadoop's `initializeBlockRecovery`): the live
+    /// replica's node heard from last among those not yet chosen for this block; when
+    /// every one was, the choice starts over. Recorded as chosen.
+    fn choose_recovery_primary(&mut self, block: BlockId, live: &[u32]) -> Option<u32> {
+        let nodes: Vec<u32> = live
+            .iter()
+            .filter_map(|&s| self.dns.node_of_storage(s))
+            .collect();
+        let chosen = self.recovery_primaries.entry(block).or_default();
+        if nodes.iter().all(|n| chosen.contains(n)) {
+            chosen.clear();
+        }
+        let dns = &self.dns;
+        let primary = nodes
+            .iter()
+            .copied()
+            .filter(|n| !chosen.contains(n))
+            .max_by_key(|&n| dns.node(n).map(|d| d.last_heartbeat))?;
+        chosen.push(primary);
+        Some(primary)
+    }
+
+    /// Whether the primary of the running recovery of `ix`'s last block is alive.
+    fn recovery_primary_alive(&self, ix: u32) -> bool {
+        let Some(last) = self
+            .ns
+            .get(ix)
+            .and_then(|i| i.file())
+            .and_then(|f| f.blocks.as_slice().last().copied())
+        else {
+            return true;
+        };
+        match self.recovery_primaries.get(&last).and_then(|c| c.last()) {
+            Some(&p) => self.dns.node(p).is_some_and(|d| d.alive),
+            None => true,
+        }
+    }
+
+    /// The transfer addresses of the nodes chosen so far as primary of `block`'s
+    /// recovery, first to last.
+    pub fn recovery_primaries(&self, block: BlockId) -> Vec<String> {
+        self.recovery_primaries
+            .get(&block)
+            .map(|c| {
+                c.iter()
+                    .filter_map(|&n| self.dns.node(n))
+                    .map(|d| d.id.xfer_addr())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Recovers the files of leases past the hard limit; returns their paths.
     pub fn check_leases(&mut self, now: Instant) -> Vec<String> {
         let mut out = Vec::new();
@@ -169,7 +223,7 @@ impl FsNamesystem {
                 self.leases.remove(&holder, file);
                 continue;
             };
-            if self.recovery_in_progress(ix) {
+            if self.recovery_in_progress(ix) && self.recovery_primary_alive(ix) {
                 // Waiting for commitBlockSynchronization; renew so we do not resend.
                 self.leases.renew(&holder, now);
                 continue;
