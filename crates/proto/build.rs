@@ -12,6 +12,7 @@ const PROTO_FILES: &[&str] = &[
     "acl.proto",
     "hdfs.proto",
     "HdfsServer.proto",
+    "xattr.proto",
     "ClientNamenodeProtocol.proto",
     "ClientDatanodeProtocol.proto",
     "datatransfer.proto",

@@ -103,6 +103,10 @@ pub struct NameNodeConfig {
     pub checkpoint_period: Duration,
     pub checkpoint_txns: u64,
     pub ls_limit: usize,
+    /// `dfs.namenode.fs-limits.max-xattrs-per-inode`.
+    pub max_xattrs_per_inode: usize,
+    /// `dfs.namenode.fs-limits.max-xattr-size`.
+    pub max_xattr_size: usize,
     pub access_time_precision: Duration,
     pub retry_cache_enabled: bool,
     pub retry_cache_expiry: Duration,
@@ -136,6 +140,8 @@ impl Default for NameNodeConfig {
             checkpoint_period: CHECKPOINT_PERIOD_DEFAULT,
             checkpoint_txns: CHECKPOINT_TXNS_DEFAULT,
             ls_limit: LS_LIMIT_DEFAULT,
+            max_xattrs_per_inode: crate::namespace::xattr::MAX_XATTRS_PER_INODE_DEFAULT,
+            max_xattr_size: crate::namespace::xattr::MAX_XATTR_SIZE_DEFAULT,
             access_time_precision: ACCESS_TIME_PRECISION_DEFAULT,
             retry_cache_enabled: RETRY_CACHE_ENABLED_DEFAULT,
             retry_cache_expiry: RETRY_CACHE_EXPIRY_DEFAULT,
@@ -229,6 +235,16 @@ impl NameNodeConfig {
         }
         if let Some(n) = num(CHECKPOINT_TXNS_KEY) {
             c.checkpoint_txns = n;
+        }
+        if let Some(n) = num(crate::namespace::xattr::MAX_XATTRS_PER_INODE_KEY)
+            .and_then(|n| usize::try_from(n).ok())
+        {
+            c.max_xattrs_per_inode = n;
+        }
+        if let Some(n) =
+            num(crate::namespace::xattr::MAX_XATTR_SIZE_KEY).and_then(|n| usize::try_from(n).ok())
+        {
+            c.max_xattr_size = n;
         }
         if let Some(n) = num(LS_LIMIT_KEY).and_then(|n| usize::try_from(n).ok()) {
             c.ls_limit = n.max(1);

@@ -33,6 +33,10 @@ pub enum Error {
     #[error("Permission denied: user={user} is not the owner of inode={path}")]
     NotOwner { user: String, path: String },
     /// The superuser is required.
+    /// An `AccessControlException` with its message as is (xattr namespace rules).
+    #[error("{message}")]
+    AccessDenied { message: String },
+
     #[error("Access denied for user {user}. Superuser privilege is required")]
     SuperuserRequired { user: String },
     /// The file is open for writing by another client.
@@ -251,7 +255,8 @@ impl Error {
             Error::PathIsNotEmptyDirectory { .. } => ErrorKind::PathIsNotEmptyDirectory,
             Error::AccessControl { .. }
             | Error::NotOwner { .. }
-            | Error::SuperuserRequired { .. } => ErrorKind::AccessControl,
+            | Error::SuperuserRequired { .. }
+            | Error::AccessDenied { .. } => ErrorKind::AccessControl,
             Error::AlreadyBeingCreated { .. } => ErrorKind::AlreadyBeingCreated,
             Error::InvalidPath { .. } => ErrorKind::InvalidPath,
             Error::IllegalArgument { .. } => ErrorKind::IllegalArgument,

@@ -12,13 +12,19 @@
 //!   file only: u16 replication, u64 block_size, u32 block_count,
 //!              block_count x (u64 id, u64 gs, u64 num_bytes),
 //!              u8 under_construction, [str client_name, str client_machine]
+//! version >= 2: xattr section: u64 inode_count, then per inode (in pre-order)
+//!   u64 id, u32 xattr_count, xattr_count x (u8 namespace, str name, bytes value)
 //! u32 crc32c of every byte before it
 //! ```
+//!
+//! Version 1 images (written before extended attributes existed) have no xattr section
+//! and are still read.
 
 use crate::blocks::{BlockInfo, BlockState, FIRST_BLOCK_ID};
 use crate::config::NameNodeConfig;
 use crate::editlog::codec::{DecodeError, Reader, Writer};
 use crate::error::{Error, Result};
+use crate::namespace::xattr::{XAttr, XAttrNameSpace};
 use crate::namespace::{
     BlockList, FileData, Inode, InodeKind, Name, Namespace, UnderConstruction, ROOT_INODE_ID,
 };
@@ -27,7 +33,9 @@ use std::path::Path;
 use std::time::Instant;
 
 pub const IMAGE_MAGIC: &[u8; 8] = b"FERROIMG";
-pub const IMAGE_VERSION: u32 = 1;
+pub const IMAGE_VERSION: u32 = 2;
+/// The oldest version still read (no xattr section).
+pub const IMAGE_VERSION_MIN: u32 = 1;
 /// Fewest bytes an inode takes: id, parent, name length, kind, perm, owner and
 /// group lengths, mtime, atime.
 const MIN_INODE_LEN: usize = 8 + 8 + 4 + 1 + 2 + 4 + 4 + 8 + 8;
@@ -76,6 +84,23 @@ pub fn save(fs: &FsNamesystem, last_txid: u64) -> Vec<u8> {
                     w.str(&uc.client_machine);
                 }
             }
+        }
+    }
+    let with_xattrs: Vec<(u64, &[XAttr])> = ns
+        .preorder()
+        .into_iter()
+        .map(|ix| ns.id_of(ix))
+        .map(|id| (id, ns.xattrs(id)))
+        .filter(|(_, x)| !x.is_empty())
+        .collect();
+    w.u64(with_xattrs.len() as u64);
+    for (id, xattrs) in with_xattrs {
+        w.u64(id);
+        w.u32(xattrs.len() as u32);
+        for x in xattrs {
+            w.u8(x.ns.to_proto() as u8);
+            w.str(&x.name);
+            w.bytes(&x.value);
         }
     }
     let crc = crc32c::crc32c(&w.buf);
@@ -142,7 +167,8 @@ fn parse(
     block_pool_id: &str,
 ) -> Result<(FsNamesystem, u64), ParseError> {
     use ParseError::Corrupt;
-    if r.u32()? != IMAGE_VERSION {
+    let version = r.u32()?;
+    if !(IMAGE_VERSION_MIN..=IMAGE_VERSION).contains(&version) {
         return Err(Corrupt("unsupported image version"));
     }
     let last_txid = r.u64()?;
@@ -245,10 +271,34 @@ fn parse(
             )
         })?;
     }
+    let mut fs = fs.ok_or(Corrupt("empty image"))?;
+    if version >= 2 {
+        // Each entry is at least 12 bytes: a hostile count cannot make us loop long.
+        let n = r.u64()?;
+        if n > (r.remaining() / 12) as u64 {
+            return Err(DecodeError::Truncated.into());
+        }
+        for _ in 0..n {
+            let id = r.u64()?;
+            if fs.ns.ix_of(id).is_none() {
+                return Err(Corrupt("xattrs of an unknown inode"));
+            }
+            let count = r.u32()?;
+            if count as usize > r.remaining() / 9 {
+                return Err(DecodeError::Truncated.into());
+            }
+            for _ in 0..count {
+                let ns = XAttrNameSpace::from_proto(i32::from(r.u8()?))
+                    .ok_or(Corrupt("bad xattr namespace"))?;
+                let name = r.str()?;
+                let value = r.bytes()?;
+                fs.ns.set_xattr(id, XAttr { ns, name, value });
+            }
+        }
+    }
     if r.remaining() != 0 {
         return Err(Corrupt("trailing bytes in image"));
     }
-    let mut fs = fs.ok_or(Corrupt("empty image"))?;
     fs.next_inode_id = next_inode_id;
     fs.next_block_id = next_block_id;
     fs.gen_stamp = gen_stamp;

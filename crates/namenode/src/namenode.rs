@@ -15,6 +15,7 @@ use crate::datanodes::{DatanodeCommand, DatanodeId, StorageReport};
 use crate::editlog::{load_edits, EditLog, EditLogStats};
 use crate::error::{Error, Result};
 use crate::image;
+use crate::namespace::xattr::XAttr;
 use crate::namespace::{Caller, FsPermission, InodeId};
 use crate::namesystem::{
     AppendResult, ContentSummary, CreateFlags, DirectoryListing, FileStatus, FsNamesystem, FsStats,
@@ -311,6 +312,29 @@ impl NameNode {
 
     pub fn set_permission(&self, caller: &Caller, path: &str, perm: FsPermission) -> Result<()> {
         self.mutate(|fs| fs.set_permission(caller, path, perm))
+    }
+
+    pub fn set_xattr(
+        &self,
+        caller: &Caller,
+        path: &str,
+        name: &str,
+        value: &[u8],
+        flags: u32,
+    ) -> Result<()> {
+        self.mutate(|fs| fs.set_xattr(caller, path, name, value, flags))
+    }
+
+    pub fn get_xattrs(&self, caller: &Caller, path: &str, names: &[String]) -> Result<Vec<XAttr>> {
+        self.read().get_xattrs(caller, path, names)
+    }
+
+    pub fn list_xattrs(&self, caller: &Caller, path: &str) -> Result<Vec<XAttr>> {
+        self.read().list_xattrs(caller, path)
+    }
+
+    pub fn remove_xattr(&self, caller: &Caller, path: &str, name: &str) -> Result<()> {
+        self.mutate(|fs| fs.remove_xattr(caller, path, name))
     }
 
     pub fn set_owner(

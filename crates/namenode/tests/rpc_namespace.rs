@@ -445,3 +445,74 @@ fn acknowledged_changes_survive_restart() {
         .count();
     assert!(images >= 2, "format image + shutdown checkpoint");
 }
+
+#[test]
+fn xattr_calls_over_rpc() {
+    let t = TestNameNode::start();
+    let nn = t.client(&su());
+    mkdirs(&nn, "/xa", true).unwrap();
+    let x = |ns: i32, name: &str, value: Option<&[u8]>| XAttrProto {
+        namespace: ns,
+        name: name.into(),
+        value: value.map(<[u8]>::to_vec),
+    };
+    let set = |xa: XAttrProto, flag: u32| {
+        nn.set_xattr(&SetXAttrRequestProto {
+            src: "/xa".into(),
+            x_attr: Some(xa),
+            flag: Some(flag),
+        })
+    };
+    set(x(0, "a", Some(b"1")), 1).unwrap();
+    set(x(0, "b", None), 1).unwrap();
+    set(x(1, "t", Some(b"t")), 1).unwrap();
+    assert_eq!(
+        class_of(set(x(0, "a", Some(b"2")), 1)),
+        "java.io.IOException"
+    );
+    assert_eq!(
+        class_of(set(x(3, "s", None), 3)),
+        "org.apache.hadoop.security.AccessControlException"
+    );
+    let got = nn
+        .get_xattrs(&GetXAttrsRequestProto {
+            src: "/xa".into(),
+            x_attrs: vec![],
+        })
+        .unwrap()
+        .x_attrs;
+    assert_eq!(
+        got,
+        [
+            x(0, "a", Some(b"1")),
+            x(0, "b", None),
+            x(1, "t", Some(b"t"))
+        ]
+    );
+    let named = nn
+        .get_xattrs(&GetXAttrsRequestProto {
+            src: "/xa".into(),
+            x_attrs: vec![x(0, "zz", None)],
+        })
+        .map(|r| r.x_attrs);
+    assert_eq!(class_of(named), "java.io.IOException");
+    let listed = nn
+        .list_xattrs(&ListXAttrsRequestProto { src: "/xa".into() })
+        .unwrap()
+        .x_attrs;
+    assert_eq!(listed, [x(0, "a", None), x(0, "b", None), x(1, "t", None)]);
+    nn.remove_xattr(&RemoveXAttrRequestProto {
+        src: "/xa".into(),
+        x_attr: Some(x(0, "a", None)),
+    })
+    .unwrap();
+    let again = nn.remove_xattr(&RemoveXAttrRequestProto {
+        src: "/xa".into(),
+        x_attr: Some(x(0, "a", None)),
+    });
+    assert_eq!(class_of(again), "java.io.IOException");
+    let missing = nn.list_xattrs(&ListXAttrsRequestProto {
+        src: "/nope".into(),
+    });
+    assert_eq!(class_of(missing), FNF);
+}

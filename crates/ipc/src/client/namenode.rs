@@ -75,5 +75,9 @@ impl NamenodeProtocol {
         update_pipeline => "updatePipeline" (UpdatePipelineRequestProto) -> UpdatePipelineResponseProto;
         is_file_closed => "isFileClosed" (IsFileClosedRequestProto) -> IsFileClosedResponseProto;
         msync => "msync" (MsyncRequestProto) -> MsyncResponseProto;
+        set_xattr => "setXAttr" (SetXAttrRequestProto) -> SetXAttrResponseProto;
+        get_xattrs => "getXAttrs" (GetXAttrsRequestProto) -> GetXAttrsResponseProto;
+        list_xattrs => "listXAttrs" (ListXAttrsRequestProto) -> ListXAttrsResponseProto;
+        remove_xattr => "removeXAttr" (RemoveXAttrRequestProto) -> RemoveXAttrResponseProto;
     }
 }

@@ -153,6 +153,63 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A value with one encoding, so edit records and image sections can be declared as lists
+/// of typed fields (see [`super::op`]).
+pub trait Field: Sized {
+    fn put(&self, w: &mut Writer);
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+}
+
+macro_rules! field_via {
+    ($($ty:ty => $put:ident / $get:ident),* $(,)?) => {$(
+        impl Field for $ty {
+            fn put(&self, w: &mut Writer) {
+                w.$put(*self);
+            }
+            fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                r.$get()
+            }
+        }
+    )*};
+}
+field_via!(u8 => u8 / u8, u16 => u16 / u16, u32 => u32 / u32, u64 => u64 / u64, i64 => i64 / i64, bool => bool / bool);
+
+impl Field for Vec<u8> {
+    fn put(&self, w: &mut Writer) {
+        w.bytes(self);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.bytes()
+    }
+}
+
+impl Field for String {
+    fn put(&self, w: &mut Writer) {
+        w.str(self);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.str()
+    }
+}
+
+impl Field for Option<String> {
+    fn put(&self, w: &mut Writer) {
+        w.opt_str(self.as_deref());
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.opt_str()
+    }
+}
+
+impl Field for Vec<u64> {
+    fn put(&self, w: &mut Writer) {
+        w.u64s(self);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.u64s()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

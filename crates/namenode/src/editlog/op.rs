@@ -1,14 +1,97 @@
 //! Edit records: one per namespace change, with every value the change needs so replay is
 //! deterministic (ids, generation stamps and times are decided once, by the live
 //! operation). Opcodes and field order are documented in `docs/design/editlog.md`.
+//!
+//! The ops are declared once, in the [`edit_ops!`] table below: opcode, constant, variant,
+//! the [`ApplyEdit`] method that replays it, and its fields in wire order. The table
+//! generates the enum, the opcode constants, the encoder, the decoder and the dispatch to
+//! `ApplyEdit`; each field is written and read by its type's [`Field`] encoding. Adding
+//! an op is one table entry plus its `ApplyEdit` method (the compiler asks for it).
 
-use super::codec::{DecodeError, Reader, Writer};
+use super::codec::{DecodeError, Field, Reader, Writer};
 
-/// One namespace change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EditOp {
+macro_rules! edit_ops {
+    ($(
+        $(#[$doc:meta])*
+        $code:literal $konst:ident $variant:ident => $apply:ident {
+            $($field:ident: $ty:ty),* $(,)?
+        }
+    )*) => {
+        /// One namespace change.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum EditOp {
+            $($(#[$doc])* $variant { $($field: $ty),* },)*
+        }
+
+        /// Opcodes (one byte in each record).
+        pub mod opcode {
+            $(pub const $konst: u8 = $code;)*
+            /// Every opcode, in table order.
+            pub const ALL: &[u8] = &[$($code),*];
+        }
+
+        /// Replays edit records: one method per op, called with the op's fields.
+        #[allow(clippy::too_many_arguments, clippy::ptr_arg)]
+        pub trait ApplyEdit {
+            type Error;
+            $(
+                fn $apply(&mut self, op: &EditOp, $($field: &$ty),*) -> Result<(), Self::Error>;
+            )*
+        }
+
+        impl EditOp {
+            pub fn opcode(&self) -> u8 {
+                match self {
+                    $(EditOp::$variant { .. } => opcode::$konst,)*
+                }
+            }
+
+            /// The op's name, as in the table.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(EditOp::$variant { .. } => stringify!($variant),)*
+                }
+            }
+
+            /// Writes the opcode and the fields.
+            pub fn encode(&self, w: &mut Writer) {
+                w.u8(self.opcode());
+                match self {
+                    $(EditOp::$variant { $($field),* } => {
+                        $(Field::put($field, w);)*
+                    })*
+                }
+            }
+
+            /// Reads one op (opcode and fields); the whole input must be consumed.
+            pub fn decode(bytes: &[u8]) -> Result<EditOp, DecodeError> {
+                let mut r = Reader::new(bytes);
+                // Struct-literal fields are evaluated in the order written: wire order.
+                let op = match r.u8()? {
+                    $($code => EditOp::$variant {
+                        $($field: <$ty as Field>::get(&mut r)?),*
+                    },)*
+                    _ => return Err(DecodeError::Invalid("unknown opcode")),
+                };
+                if r.remaining() != 0 {
+                    return Err(DecodeError::Invalid("trailing bytes in record"));
+                }
+                Ok(op)
+            }
+
+            /// Calls the `ApplyEdit` method of this op.
+            pub fn apply_to<A: ApplyEdit + ?Sized>(&self, a: &mut A) -> Result<(), A::Error> {
+                match self {
+                    $(EditOp::$variant { $($field),* } => a.$apply(self, $($field),*),)*
+                }
+            }
+        }
+    };
+}
+
+edit_ops! {
     /// A new directory `name` under `parent`.
-    Mkdir {
+    1 MKDIR Mkdir => apply_mkdir {
         id: u64,
         parent: u64,
         name: Vec<u8>,
@@ -16,9 +99,9 @@ pub enum EditOp {
         owner: String,
         group: String,
         mtime: i64,
-    },
+    }
     /// A new file, open for writing by `client_name`.
-    AddFile {
+    2 ADD_FILE AddFile => apply_add_file {
         id: u64,
         parent: u64,
         name: Vec<u8>,
@@ -30,378 +113,49 @@ pub enum EditOp {
         block_size: u64,
         client_name: String,
         client_machine: String,
-    },
+    }
     /// A new last block of `file` (under construction).
-    AllocBlock {
-        file: u64,
-        block: u64,
-        gs: u64,
-    },
+    3 ALLOC_BLOCK AllocBlock => apply_alloc_block { file: u64, block: u64, gs: u64 }
     /// A block's generation stamp and length (commit, fsync, pipeline update, recovery).
-    UpdateBlock {
-        block: u64,
-        gs: u64,
-        num_bytes: u64,
-    },
+    4 UPDATE_BLOCK UpdateBlock => apply_update_block { block: u64, gs: u64, num_bytes: u64 }
     /// The last block of `file` is dropped.
-    AbandonBlock {
-        file: u64,
-        block: u64,
-    },
+    5 ABANDON_BLOCK AbandonBlock => apply_abandon_block { file: u64, block: u64 }
     /// `file` is closed: no longer under construction.
-    Close {
-        file: u64,
-        mtime: i64,
-        atime: i64,
-    },
+    6 CLOSE Close => apply_close { file: u64, mtime: i64, atime: i64 }
     /// `file` is opened again for writing (append, truncate recovery).
-    Reopen {
-        file: u64,
-        client_name: String,
-        client_machine: String,
-    },
+    7 REOPEN Reopen => apply_reopen { file: u64, client_name: String, client_machine: String }
     /// Inode `id` moves under `parent` as `name`; both parents get `mtime`.
-    Rename {
-        id: u64,
-        parent: u64,
-        name: Vec<u8>,
-        mtime: i64,
-    },
+    8 RENAME Rename => apply_rename { id: u64, parent: u64, name: Vec<u8>, mtime: i64 }
     /// Inode `id` and its subtree are removed; its parent gets `mtime`.
-    Delete {
-        id: u64,
-        mtime: i64,
-    },
-    SetReplication {
-        id: u64,
-        replication: u16,
-    },
-    SetPermission {
-        id: u64,
-        perm: u16,
-    },
-    SetOwner {
+    9 DELETE Delete => apply_delete { id: u64, mtime: i64 }
+    10 SET_REPLICATION SetReplication => apply_set_replication { id: u64, replication: u16 }
+    11 SET_PERMISSION SetPermission => apply_set_permission { id: u64, perm: u16 }
+    12 SET_OWNER SetOwner => apply_set_owner {
         id: u64,
         owner: Option<String>,
         group: Option<String>,
-    },
+    }
     /// `-1` leaves a time unchanged.
-    SetTimes {
-        id: u64,
-        mtime: i64,
-        atime: i64,
-    },
+    13 SET_TIMES SetTimes => apply_set_times { id: u64, mtime: i64, atime: i64 }
     /// The blocks of `srcs` are appended to `target` and the sources removed.
-    Concat {
-        target: u64,
-        srcs: Vec<u64>,
-        mtime: i64,
-    },
+    14 CONCAT Concat => apply_concat { target: u64, srcs: Vec<u64>, mtime: i64 }
     /// `file` keeps its first `keep_blocks` blocks, the last of them `last_len` bytes long.
-    Truncate {
+    15 TRUNCATE Truncate => apply_truncate {
         file: u64,
         keep_blocks: u32,
         last_len: u64,
         mtime: i64,
-    },
+    }
     /// The lease on `file` passes to `client_name` (lease recovery).
-    ReassignLease {
-        file: u64,
-        client_name: String,
-    },
+    16 REASSIGN_LEASE ReassignLease => apply_reassign_lease { file: u64, client_name: String }
     /// The generation stamp counter reaches `gs` (a stamp handed out without a block
     /// change: updateBlockForPipeline, recovery ids).
-    SetGenstamp {
-        gs: u64,
-    },
-}
-
-/// Opcodes (one byte in each record).
-pub mod opcode {
-    pub const MKDIR: u8 = 1;
-    pub const ADD_FILE: u8 = 2;
-    pub const ALLOC_BLOCK: u8 = 3;
-    pub const UPDATE_BLOCK: u8 = 4;
-    pub const ABANDON_BLOCK: u8 = 5;
-    pub const CLOSE: u8 = 6;
-    pub const REOPEN: u8 = 7;
-    pub const RENAME: u8 = 8;
-    pub const DELETE: u8 = 9;
-    pub const SET_REPLICATION: u8 = 10;
-    pub const SET_PERMISSION: u8 = 11;
-    pub const SET_OWNER: u8 = 12;
-    pub const SET_TIMES: u8 = 13;
-    pub const CONCAT: u8 = 14;
-    pub const TRUNCATE: u8 = 15;
-    pub const REASSIGN_LEASE: u8 = 16;
-    pub const SET_GENSTAMP: u8 = 17;
-}
-
-impl EditOp {
-    pub fn opcode(&self) -> u8 {
-        use opcode::*;
-        match self {
-            EditOp::Mkdir { .. } => MKDIR,
-            EditOp::AddFile { .. } => ADD_FILE,
-            EditOp::AllocBlock { .. } => ALLOC_BLOCK,
-            EditOp::UpdateBlock { .. } => UPDATE_BLOCK,
-            EditOp::AbandonBlock { .. } => ABANDON_BLOCK,
-            EditOp::Close { .. } => CLOSE,
-            EditOp::Reopen { .. } => REOPEN,
-            EditOp::Rename { .. } => RENAME,
-            EditOp::Delete { .. } => DELETE,
-            EditOp::SetReplication { .. } => SET_REPLICATION,
-            EditOp::SetPermission { .. } => SET_PERMISSION,
-            EditOp::SetOwner { .. } => SET_OWNER,
-            EditOp::SetTimes { .. } => SET_TIMES,
-            EditOp::Concat { .. } => CONCAT,
-            EditOp::Truncate { .. } => TRUNCATE,
-            EditOp::ReassignLease { .. } => REASSIGN_LEASE,
-            EditOp::SetGenstamp { .. } => SET_GENSTAMP,
-        }
-    }
-
-    /// Writes the opcode and the fields.
-    pub fn encode(&self, w: &mut Writer) {
-        w.u8(self.opcode());
-        match self {
-            EditOp::Mkdir {
-                id,
-                parent,
-                name,
-                perm,
-                owner,
-                group,
-                mtime,
-            } => {
-                w.u64(*id);
-                w.u64(*parent);
-                w.bytes(name);
-                w.u16(*perm);
-                w.str(owner);
-                w.str(group);
-                w.i64(*mtime);
-            }
-            EditOp::AddFile {
-                id,
-                parent,
-                name,
-                perm,
-                owner,
-                group,
-                mtime,
-                replication,
-                block_size,
-                client_name,
-                client_machine,
-            } => {
-                w.u64(*id);
-                w.u64(*parent);
-                w.bytes(name);
-                w.u16(*perm);
-                w.str(owner);
-                w.str(group);
-                w.i64(*mtime);
-                w.u16(*replication);
-                w.u64(*block_size);
-                w.str(client_name);
-                w.str(client_machine);
-            }
-            EditOp::AllocBlock { file, block, gs } => {
-                w.u64(*file);
-                w.u64(*block);
-                w.u64(*gs);
-            }
-            EditOp::UpdateBlock {
-                block,
-                gs,
-                num_bytes,
-            } => {
-                w.u64(*block);
-                w.u64(*gs);
-                w.u64(*num_bytes);
-            }
-            EditOp::AbandonBlock { file, block } => {
-                w.u64(*file);
-                w.u64(*block);
-            }
-            EditOp::Close { file, mtime, atime } => {
-                w.u64(*file);
-                w.i64(*mtime);
-                w.i64(*atime);
-            }
-            EditOp::Reopen {
-                file,
-                client_name,
-                client_machine,
-            } => {
-                w.u64(*file);
-                w.str(client_name);
-                w.str(client_machine);
-            }
-            EditOp::Rename {
-                id,
-                parent,
-                name,
-                mtime,
-            } => {
-                w.u64(*id);
-                w.u64(*parent);
-                w.bytes(name);
-                w.i64(*mtime);
-            }
-            EditOp::Delete { id, mtime } => {
-                w.u64(*id);
-                w.i64(*mtime);
-            }
-            EditOp::SetReplication { id, replication } => {
-                w.u64(*id);
-                w.u16(*replication);
-            }
-            EditOp::SetPermission { id, perm } => {
-                w.u64(*id);
-                w.u16(*perm);
-            }
-            EditOp::SetOwner { id, owner, group } => {
-                w.u64(*id);
-                w.opt_str(owner.as_deref());
-                w.opt_str(group.as_deref());
-            }
-            EditOp::SetTimes { id, mtime, atime } => {
-                w.u64(*id);
-                w.i64(*mtime);
-                w.i64(*atime);
-            }
-            EditOp::Concat {
-                target,
-                srcs,
-                mtime,
-            } => {
-                w.u64(*target);
-                w.u64s(srcs);
-                w.i64(*mtime);
-            }
-            EditOp::Truncate {
-                file,
-                keep_blocks,
-                last_len,
-                mtime,
-            } => {
-                w.u64(*file);
-                w.u32(*keep_blocks);
-                w.u64(*last_len);
-                w.i64(*mtime);
-            }
-            EditOp::ReassignLease { file, client_name } => {
-                w.u64(*file);
-                w.str(client_name);
-            }
-            EditOp::SetGenstamp { gs } => w.u64(*gs),
-        }
-    }
-
-    /// Reads one op (opcode and fields); the whole input must be consumed.
-    pub fn decode(bytes: &[u8]) -> Result<EditOp, DecodeError> {
-        use opcode::*;
-        let mut r = Reader::new(bytes);
-        let op = match r.u8()? {
-            MKDIR => EditOp::Mkdir {
-                id: r.u64()?,
-                parent: r.u64()?,
-                name: r.bytes()?,
-                perm: r.u16()?,
-                owner: r.str()?,
-                group: r.str()?,
-                mtime: r.i64()?,
-            },
-            ADD_FILE => EditOp::AddFile {
-                id: r.u64()?,
-                parent: r.u64()?,
-                name: r.bytes()?,
-                perm: r.u16()?,
-                owner: r.str()?,
-                group: r.str()?,
-                mtime: r.i64()?,
-                replication: r.u16()?,
-                block_size: r.u64()?,
-                client_name: r.str()?,
-                client_machine: r.str()?,
-            },
-            ALLOC_BLOCK => EditOp::AllocBlock {
-                file: r.u64()?,
-                block: r.u64()?,
-                gs: r.u64()?,
-            },
-            UPDATE_BLOCK => EditOp::UpdateBlock {
-                block: r.u64()?,
-                gs: r.u64()?,
-                num_bytes: r.u64()?,
-            },
-            ABANDON_BLOCK => EditOp::AbandonBlock {
-                file: r.u64()?,
-                block: r.u64()?,
-            },
-            CLOSE => EditOp::Close {
-                file: r.u64()?,
-                mtime: r.i64()?,
-                atime: r.i64()?,
-            },
-            REOPEN => EditOp::Reopen {
-                file: r.u64()?,
-                client_name: r.str()?,
-                client_machine: r.str()?,
-            },
-            RENAME => EditOp::Rename {
-                id: r.u64()?,
-                parent: r.u64()?,
-                name: r.bytes()?,
-                mtime: r.i64()?,
-            },
-            DELETE => EditOp::Delete {
-                id: r.u64()?,
-                mtime: r.i64()?,
-            },
-            SET_REPLICATION => EditOp::SetReplication {
-                id: r.u64()?,
-                replication: r.u16()?,
-            },
-            SET_PERMISSION => EditOp::SetPermission {
-                id: r.u64()?,
-                perm: r.u16()?,
-            },
-            SET_OWNER => EditOp::SetOwner {
-                id: r.u64()?,
-                owner: r.opt_str()?,
-                group: r.opt_str()?,
-            },
-            SET_TIMES => EditOp::SetTimes {
-                id: r.u64()?,
-                mtime: r.i64()?,
-                atime: r.i64()?,
-            },
-            CONCAT => EditOp::Concat {
-                target: r.u64()?,
-                srcs: r.u64s()?,
-                mtime: r.i64()?,
-            },
-            TRUNCATE => EditOp::Truncate {
-                file: r.u64()?,
-                keep_blocks: r.u32()?,
-                last_len: r.u64()?,
-                mtime: r.i64()?,
-            },
-            REASSIGN_LEASE => EditOp::ReassignLease {
-                file: r.u64()?,
-                client_name: r.str()?,
-            },
-            SET_GENSTAMP => EditOp::SetGenstamp { gs: r.u64()? },
-            _ => return Err(DecodeError::Invalid("unknown opcode")),
-        };
-        if r.remaining() != 0 {
-            return Err(DecodeError::Invalid("trailing bytes in record"));
-        }
-        Ok(op)
-    }
+    17 SET_GENSTAMP SetGenstamp => apply_set_genstamp { gs: u64 }
+    /// Attribute `name` in namespace `ns` (`XAttrNamespaceProto` value) of inode `id` is
+    /// set to `value` (added or replaced).
+    18 SET_XATTR SetXAttr => apply_set_xattr { id: u64, ns: u8, name: String, value: Vec<u8> }
+    /// Attribute `name` in namespace `ns` of inode `id` is removed.
+    19 REMOVE_XATTR RemoveXAttr => apply_remove_xattr { id: u64, ns: u8, name: String }
 }
 
 #[cfg(test)]
@@ -497,6 +251,17 @@ pub(crate) mod tests {
                 client_name: "HDFS_NameNode".into(),
             },
             EditOp::SetGenstamp { gs: 1005 },
+            EditOp::SetXAttr {
+                id: 16387,
+                ns: 0,
+                name: "tag".into(),
+                value: b"v\x00\xff".to_vec(),
+            },
+            EditOp::RemoveXAttr {
+                id: 16387,
+                ns: 1,
+                name: "t".into(),
+            },
         ]
     }
 
@@ -524,5 +289,57 @@ pub(crate) mod tests {
         EditOp::SetGenstamp { gs: 1 }.encode(&mut w);
         w.u8(0);
         assert!(EditOp::decode(&w.buf).is_err());
+    }
+
+    /// The encoding of `samples()` as written before the op table existed (layout 1,
+    /// field by field per `docs/design/editlog.md`): existing edit logs stay readable.
+    const LAYOUT_1_SAMPLES_HEX: &[&str] = &[
+            "01024000000000000001400000000000000400000075736572ed0105000000616c6963650a000000737570657267726f75700068e5cf8b010000",
+            "02034000000000000002400000000000000100000066a40105000000616c6963650a000000737570657267726f75700500000000000000030000000008000000000b000000444653436c69656e745f310800000031302e302e302e31",
+            "0303400000000000000000004000000000e903000000000000",
+            "040000004000000000ea030000000000004d00000000000000",
+            "0501000000000000000200000000000000",
+            "06034000000000000009000000000000000900000000000000",
+            "0703400000000000000100000063010000006d",
+            "080340000000000000014000000000000001000000670a00000000000000",
+            "0903400000000000000b00000000000000",
+            "0a01000000000000000200",
+            "0b0100000000000000ff03",
+            "0c01000000000000000103000000626f6200",
+            "0d0100000000000000ffffffffffffffff0400000000000000",
+            "0e010000000000000002000000020000000000000003000000000000000c00000000000000",
+            "0f01000000000000000200000064000000000000000d00000000000000",
+            "1001000000000000000d000000484446535f4e616d654e6f6465",
+            "11ed03000000000000",
+    ];
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn encoding_is_byte_compatible_with_layout_1() {
+        let all = samples();
+        let old: Vec<&EditOp> = all
+            .iter()
+            .filter(|op| op.opcode() <= opcode::SET_GENSTAMP)
+            .collect();
+        assert_eq!(old.len(), LAYOUT_1_SAMPLES_HEX.len());
+        for (op, want) in old.into_iter().zip(LAYOUT_1_SAMPLES_HEX) {
+            let mut w = Writer::default();
+            op.encode(&mut w);
+            assert_eq!(&hex(&w.buf), want, "{}", op.name());
+        }
+    }
+
+    #[test]
+    fn every_opcode_has_a_sample_and_opcodes_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &code in opcode::ALL {
+            assert!(seen.insert(code), "opcode {code} declared twice");
+        }
+        let sampled: std::collections::BTreeSet<u8> =
+            samples().iter().map(EditOp::opcode).collect();
+        assert_eq!(sampled, seen, "every opcode needs a sample in samples()");
     }
 }

@@ -8,6 +8,7 @@
 pub mod inode;
 pub mod path;
 pub mod permission;
+pub mod xattr;
 
 use crate::error::{Error, Result};
 pub use inode::{
@@ -24,6 +25,8 @@ pub const ROOT_IX: u32 = 0;
 pub struct Namespace {
     inodes: DenseTable<Inode>,
     pub strings: Interner,
+    /// Extended attributes of the inodes that have any (most have none).
+    xattrs: std::collections::HashMap<InodeId, Vec<xattr::XAttr>>,
 }
 
 /// The result of walking a path: the table index of each existing prefix.
@@ -74,7 +77,11 @@ impl Namespace {
         };
         // The table is empty and the root id is its base, so this cannot fail.
         let _ = inodes.insert(ROOT_INODE_ID, root);
-        Namespace { inodes, strings }
+        Namespace {
+            inodes,
+            strings,
+            xattrs: std::collections::HashMap::new(),
+        }
     }
 
     pub fn inode_count(&self) -> usize {
@@ -235,6 +242,34 @@ impl Namespace {
         Ok(ix)
     }
 
+    /// The extended attributes of inode `id` (empty if none).
+    pub fn xattrs(&self, id: InodeId) -> &[xattr::XAttr] {
+        self.xattrs.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Sets (adds or replaces) one attribute of inode `id`.
+    pub fn set_xattr(&mut self, id: InodeId, x: xattr::XAttr) {
+        let list = self.xattrs.entry(id).or_default();
+        match list.iter_mut().find(|e| e.same_name(&x)) {
+            Some(e) => e.value = x.value,
+            None => list.push(x),
+        }
+    }
+
+    /// Removes one attribute of inode `id`; true if it existed.
+    pub fn remove_xattr(&mut self, id: InodeId, ns: xattr::XAttrNameSpace, name: &str) -> bool {
+        let Some(list) = self.xattrs.get_mut(&id) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|e| !(e.ns == ns && e.name == name));
+        let removed = list.len() != before;
+        if list.is_empty() {
+            self.xattrs.remove(&id);
+        }
+        removed
+    }
+
     /// Unlinks `ix` from its parent and removes it and its subtree; returns the removed
     /// inodes (ids with their data) so the caller can release blocks and leases.
     pub fn remove_subtree(&mut self, ix: u32) -> Vec<(InodeId, Inode)> {
@@ -247,6 +282,7 @@ impl Namespace {
         while let Some(cur) = stack.pop() {
             let id = self.id_of(cur);
             if let Some(inode) = self.inodes.remove(id) {
+                self.xattrs.remove(&id);
                 stack.extend_from_slice(inode.children());
                 removed.push((id, inode));
             }

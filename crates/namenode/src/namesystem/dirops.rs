@@ -269,7 +269,7 @@ impl FsNamesystem {
         Ok(true)
     }
 
-    fn existing(&self, caller: &Caller, path: &str) -> Result<u32> {
+    pub(crate) fn existing(&self, caller: &Caller, path: &str) -> Result<u32> {
         let (_, r) = self.resolve(path)?;
         self.check_traverse(caller, &r)?;
         r.last().ok_or_else(|| Error::FileNotFound {

@@ -15,6 +15,7 @@ mod dnops;
 mod read;
 mod recovery;
 mod write;
+mod xattrops;
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -347,3 +348,5 @@ pub use safemode::SAFE_MODE_REPORT_INTERVAL;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod xattr_tests;

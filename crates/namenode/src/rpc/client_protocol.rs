@@ -210,6 +210,8 @@ impl ClientProtocolHandler {
             "rename2" => rename2,
             "delete" => delete,
             "concat" => concat,
+            "setXAttr" => set_xattr,
+            "removeXAttr" => remove_xattr,
         );
         super::register!(builder, self;
             "getServerDefaults" => get_server_defaults,
@@ -241,6 +243,8 @@ impl ClientProtocolHandler {
             "setSafeMode" => set_safe_mode,
             "refreshNodes" => refresh_nodes,
             "msync" => msync,
+            "getXAttrs" => get_xattrs,
+            "listXAttrs" => list_xattrs,
         )
         // Lookups under the namesystem's read lock (writers hold the write lock only to
         // apply and buffer edits; the edit-log sync happens after it is released) or

@@ -29,6 +29,7 @@ pub mod groups;
 pub mod proxy_users;
 pub mod retry_cache;
 pub mod version;
+pub mod xattr_protocol;
 
 use std::net::SocketAddr;
 
