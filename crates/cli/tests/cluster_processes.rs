@@ -3,6 +3,8 @@
 //! accept files written by the Go `hdfs` command and by `hdfs-native`, and serve them
 //! back byte for byte to both.
 
+mod common;
+use common::{free_port, Procs};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,26 +17,6 @@ use ferrodfs_proto::hdfs::{DatanodeReportTypeProto, GetDatanodeReportRequestProt
 use ferrodfs_testkit::go_hdfs;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrodfs");
-
-/// Child processes killed when the test ends, however it ends.
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Runs `ferrodfs <args>` and waits for its first stdout line, which must contain `want`.
 fn spawn(args: &[String], want: &str) -> Child {

@@ -10,6 +10,8 @@
 //! Afterwards both files are byte-exact and every block has 3 replicas, the restarted
 //! node's among them.
 
+mod common;
+use common::{free_port, Procs};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,27 +44,6 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| ((i * 131 + seed as usize + i / 251) % 253) as u8)
         .collect()
-}
-
-/// Child processes killed when the test ends, however it ends.
-#[derive(Default)]
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn d(kv: String) -> [String; 2] {

@@ -6,6 +6,8 @@
 //! from non-admins, an unauthorised proxy connection — and each gets Hadoop's exception
 //! class, changes nothing, and leaves the servers serving real clients.
 
+mod common;
+use common::{free_port, vm_peak_kib, Procs};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -36,26 +38,6 @@ const AUTHORIZATION: &str = "org.apache.hadoop.security.authorize.AuthorizationE
 const IO: &str = "java.io.IOException";
 /// The transfer port the impostor claims (in no host list).
 const IMPOSTOR_PORT: u32 = 50010;
-
-/// Child processes killed when the test ends, however it ends.
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Starts `cmd` and waits for its first stdout line, which must contain `want`.
 fn spawn(mut cmd: Command, want: &str) -> Child {
@@ -202,15 +184,6 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn vm_peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmPeak:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmPeak in /proc")
 }
 
 fn dfs_client(addr: SocketAddr) -> DfsClient {

@@ -3,6 +3,8 @@
 //! connections that each announce a 128 MiB frame (reserving the announced length
 //! would need 6.4 GiB), and keeps answering getFileInfo.
 
+mod common;
+use common::{free_port, vm_peak_kib};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -20,14 +22,6 @@ use ferrodfs_proto::hdfs::GetFileInfoRequestProto;
 const BIN: &str = env!("CARGO_BIN_EXE_ferrodfs");
 const HOSTILE: usize = 50;
 const ANNOUNCED: u32 = 128 * 1024 * 1024;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn nn_args(dir: &std::path::Path, port: u16) -> Vec<String> {
     vec![
@@ -85,16 +79,6 @@ fn root_exists(nn: &NamenodeProtocol) -> bool {
 }
 
 /// `VmPeak` of a process, in KiB.
-fn vm_peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmPeak:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .expect("VmPeak")
-}
-
 fn hostile_frame_start() -> Vec<u8> {
     let header = |call_id| RpcRequestHeaderProto {
         rpc_kind: Some(RpcKindProto::RpcProtocolBuffer as i32),

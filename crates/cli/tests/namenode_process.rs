@@ -1,6 +1,8 @@
 //! `ferrodfs namenode` as a real process: format, serve, SIGKILL in the middle of a
 //! stream of creates, restart — every acknowledged create is there.
 
+mod common;
+use common::free_port;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -13,14 +15,6 @@ use ferrodfs_ipc::{ClientConfig, RetryPolicy, RpcClient};
 use ferrodfs_proto::hdfs::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrodfs");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn nn_args(dir: &std::path::Path, port: u16) -> Vec<String> {
     vec![

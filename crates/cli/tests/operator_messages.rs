@@ -5,39 +5,20 @@
 //! and `-report` say `Safe mode is ON`, and `-report` shows no missing blocks while
 //! DataNodes are still reporting; a block a client reports bad is logged.
 
+mod common;
+use common::{free_port, Procs};
 use ferrodfs_client::{ClientConf, CreateOptions, DfsClient, Error};
 use ferrodfs_testkit::{run_with_timeout, CmdOutput};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrodfs");
 const WAIT: Duration = Duration::from_secs(30);
 /// Files (one block each, one replica) written before the NameNode restart.
 const FILES: usize = 6;
-
-/// Child processes killed when the test ends, however it ends.
-#[derive(Default)]
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn d(args: &mut Vec<String>, kv: String) {
     args.push("-D".into());
