@@ -5,10 +5,9 @@
 
 mod common;
 use common::{free_port, Procs};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use ferrodfs_ipc::client::namenode::NamenodeProtocol;
@@ -20,20 +19,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ferrodfs");
 
 /// Runs `ferrodfs <args>` and waits for its first stdout line, which must contain `want`.
 fn spawn(args: &[String], want: &str) -> Child {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("HADOOP_CONF_DIR")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(want), "{args:?} printed {line:?}");
-    child
+    common::spawn_until_line(Command::new(BIN).args(args).env("RUST_LOG", "warn"), want)
 }
 
 fn d(kv: String) -> [String; 2] {

@@ -52,20 +52,7 @@ fn d(kv: String) -> [String; 2] {
 
 /// Runs `ferrodfs <args>` and waits for its first stdout line, which must contain `want`.
 fn spawn(args: &[String], want: &str) -> Child {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("HADOOP_CONF_DIR")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(want), "{args:?} printed {line:?}");
-    child
+    common::spawn_until_line(Command::new(BIN).args(args).env("RUST_LOG", "info"), want)
 }
 
 struct DataNodeProc {

@@ -35,3 +35,21 @@ pub fn vm_peak_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmPeak in /proc")
 }
+
+/// Starts `cmd` with its stdout piped (stderr inherited, `HADOOP_CONF_DIR` removed) and
+/// waits for its first stdout line, which must contain `want`.
+pub fn spawn_until_line(cmd: &mut std::process::Command, want: &str) -> Child {
+    use std::io::BufRead;
+    let mut child = cmd
+        .env_remove("HADOOP_CONF_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(want), "{cmd:?} printed {line:?}");
+    child
+}
